@@ -1,0 +1,39 @@
+# The two commands of the README, and a few for developers. CMake does the real work.
+#   make run    installs what is missing, builds, migrates and starts wfreg on SQLite
+#   make test   installs what is missing, builds (warnings are errors) and runs every test,
+#               then the same unit and integration tests under ASan+UBSan
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+.PHONY: all build deps run test test-fast asan clean format
+
+all: build
+
+deps:
+	@scripts/install-deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DWFREG_WERROR=ON >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	@scripts/run.sh $(BUILD)/wfreg
+
+test: deps build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	@$(MAKE) --no-print-directory asan
+
+test-fast: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+asan:
+	@cmake -S . -B $(ASAN_BUILD) -DWFREG_WERROR=ON -DWFREG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|integration'
+
+format:
+	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

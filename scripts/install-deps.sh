@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# install-deps.sh: installs the Debian packages that wfreg's build and tests need, only
+# those missing. Runs as root (or through sudo when available). Safe to run again.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev
+  sqlite3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+echo "Installing: ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+  else
+    echo "install-deps: need root (or sudo) to install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

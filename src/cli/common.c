@@ -1,0 +1,2 @@
+/* common.c: placeholder, filled in with the command-line's shared helpers. */
+#include "cli.h"

@@ -1,0 +1,107 @@
+/*
+ * wf_engine.c: the engine record's life cycle and its small helpers. The rules for
+ * what may be written into a record are in validate.c.
+ */
+#include "wf_engine.h"
+#include "buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* One row per engine type with an adapter. Adding a type: a row here, an adapter file
+ * in engines/ and its row in the adapter table. */
+const char *const wf_engine_types[] = {"n8n", "prefect", "windmill", NULL};
+
+bool wf_engine_type_known(const char *type)
+{
+    if (!type)
+        return false;
+    for (size_t i = 0; wf_engine_types[i]; i++) {
+        if (!strcmp(wf_engine_types[i], type))
+            return true;
+    }
+    return false;
+}
+
+wf_engine *wf_engine_new(void)
+{
+    wf_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    e->config = strdup("{}");
+    if (!e->config) {
+        free(e);
+        return NULL;
+    }
+    e->is_active = true;
+    return e;
+}
+
+void wf_engine_free(wf_engine *e)
+{
+    if (!e)
+        return;
+    free(e->name);
+    free(e->engine_type);
+    free(e->api_url);
+    free(e->api_key_encrypted);
+    wf_free_secret(e->api_key_env);
+    free(e->config);
+    free(e->created_at);
+    free(e->updated_at);
+    free(e);
+}
+
+/* Copies one optional string field; false when the copy failed. */
+static bool dup_field(char **dst, const char *src)
+{
+    *dst = NULL;
+    if (!src)
+        return true;
+    *dst = strdup(src);
+    return *dst != NULL;
+}
+
+wf_engine *wf_engine_dup(const wf_engine *e)
+{
+    wf_engine *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    *c = *e;
+    c->name = c->engine_type = c->api_url = NULL;
+    c->api_key_encrypted = c->api_key_env = c->config = NULL;
+    c->created_at = c->updated_at = NULL;
+    bool ok = dup_field(&c->name, e->name) && dup_field(&c->engine_type, e->engine_type) &&
+              dup_field(&c->api_url, e->api_url) &&
+              dup_field(&c->api_key_encrypted, e->api_key_encrypted) &&
+              dup_field(&c->api_key_env, e->api_key_env) &&
+              dup_field(&c->config, e->config ? e->config : "{}") &&
+              dup_field(&c->created_at, e->created_at) &&
+              dup_field(&c->updated_at, e->updated_at);
+    if (!ok) {
+        wf_engine_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+bool wf_engine_has_api_key(const wf_engine *e)
+{
+    return (e->api_key_encrypted && e->api_key_encrypted[0]) ||
+           (e->api_key_env && e->api_key_env[0]);
+}
+
+const char *wf_engine_source_name(wf_engine_source s)
+{
+    return s == WF_SOURCE_ENVIRONMENT ? "environment" : "database";
+}
+
+const char *wf_key_status_name(wf_key_status s)
+{
+    switch (s) {
+    case WF_KEY_OK: return "ok";
+    case WF_KEY_UNREADABLE: return "unreadable";
+    case WF_KEY_UNCHECKED: return "unchecked";
+    default: return "none";
+    }
+}
