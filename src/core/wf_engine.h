@@ -16,6 +16,7 @@
 
 #include "err.h"
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -66,6 +67,12 @@ void wf_engine_free(wf_engine *e);
 bool wf_engine_has_api_key(const wf_engine *e);
 const char *wf_engine_source_name(wf_engine_source s);   /* "database" | "environment" */
 const char *wf_key_status_name(wf_key_status s);         /* "none" | "ok" | "unreadable" | "unchecked" */
+
+/* The engine as JSON for people and programs: id, name, engine_type, api_url, active,
+ * config (the object; a stored text that is not JSON is given as a string), has_api_key,
+ * key_status, source, created_by (null when none), created_at, updated_at. Never the key
+ * nor its token. NULL when out of memory. */
+json_t *wf_engine_to_json(const wf_engine *e);
 
 /* The engine types that wfreg knows (those with an adapter). NULL-terminated. */
 extern const char *const wf_engine_types[];
