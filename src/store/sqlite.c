@@ -1,0 +1,860 @@
+/*
+ * sqlite.c: the SQLite backend of the store (DATABASE_URL "sqlite:PATH"), wfreg's
+ * default database. One wf_sqlite is one connection, used by one thread at a time.
+ *
+ * How it behaves, and why:
+ * - WAL journal, so that readers (other instances, the CLI) never block the writer, and
+ *   synchronous=NORMAL, which is durable across application crashes in WAL mode;
+ *   busy_timeout lets a second writer wait instead of failing at once.
+ * - foreign_keys=ON, so that created_by really references app_users like on PostgreSQL.
+ * - Every value is bound to a prepared statement; no value is ever formatted into SQL.
+ * - Each engine_* writer is its own BEGIN IMMEDIATE transaction unless the caller has
+ *   opened one with wf_store_begin, so that an import or a key rotation is one commit.
+ * - Rows are served as they are stored, whatever wrote them (the earlier Python system,
+ *   a DBA by hand): NULL config reads as "{}", text that is not JSON stays as text, and
+ *   a timestamp in any common format is turned into ISO 8601 UTC or else kept verbatim.
+ *   Loading never fails over one odd row.
+ */
+#include "backends.h"
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct wf_sqlite {
+    struct wf_store base; /* first, so that a wf_store * is a wf_sqlite * */
+    sqlite3 *db;
+    int tx_depth;   /* nesting of wf_store_begin; 0: no caller transaction */
+    bool tx_doomed; /* an inner level rolled back: the outer commit must roll back */
+} wf_sqlite;
+
+#define ENGINE_COLUMNS                                                                     \
+    "id, name, engine_type, api_url, api_key_encrypted, active, config, created_by, "     \
+    "created_at, updated_at"
+
+static wf_sqlite *sq(wf_store *s)
+{
+    return (wf_sqlite *)s;
+}
+
+static int db_fail(wf_sqlite *q, wf_err *err, const char *what)
+{
+    return wf_err_set(err, WF_ERR_DB, "sqlite: %s: %s", what, sqlite3_errmsg(q->db));
+}
+
+static int run(wf_sqlite *q, const char *sql, wf_err *err)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+        return 0;
+    int rc = wf_err_set(err, WF_ERR_DB, "sqlite: %s", msg ? msg : sqlite3_errmsg(q->db));
+    sqlite3_free(msg);
+    return rc;
+}
+
+static int prepare(wf_sqlite *q, const char *sql, sqlite3_stmt **st, wf_err *err)
+{
+    if (sqlite3_prepare_v2(q->db, sql, -1, st, NULL) == SQLITE_OK)
+        return 0;
+    *st = NULL;
+    return db_fail(q, err, "prepare");
+}
+
+static int bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+    return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
+}
+
+/* ---- transactions ---------------------------------------------------------------- */
+
+static void rollback_raw(wf_sqlite *q)
+{
+    /* SQLite may already have rolled back by itself (after SQLITE_FULL, for one). */
+    if (!sqlite3_get_autocommit(q->db))
+        sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sq_begin(wf_store *s, wf_err *err)
+{
+    wf_sqlite *q = sq(s);
+    if (q->tx_depth > 0) {
+        q->tx_depth++;
+        return 0;
+    }
+    int rc = run(q, "BEGIN IMMEDIATE", err);
+    if (rc == 0) {
+        q->tx_depth = 1;
+        q->tx_doomed = false;
+    }
+    return rc;
+}
+
+static int sq_commit(wf_store *s, wf_err *err)
+{
+    wf_sqlite *q = sq(s);
+    if (q->tx_depth == 0)
+        return wf_err_set(err, WF_ERR_INTERNAL, "sqlite: commit without a transaction");
+    if (--q->tx_depth > 0)
+        return 0;
+    if (q->tx_doomed) {
+        q->tx_doomed = false;
+        rollback_raw(q);
+        return wf_err_set(err, WF_ERR_DB, "sqlite: transaction rolled back by an inner step");
+    }
+    if (sqlite3_get_autocommit(q->db))
+        return wf_err_set(err, WF_ERR_DB, "sqlite: the transaction was rolled back by SQLite");
+    int rc = run(q, "COMMIT", err);
+    if (rc)
+        rollback_raw(q);
+    return rc;
+}
+
+static void sq_rollback(wf_store *s)
+{
+    wf_sqlite *q = sq(s);
+    if (q->tx_depth == 0)
+        return;
+    if (--q->tx_depth > 0) {
+        q->tx_doomed = true;
+        return;
+    }
+    q->tx_doomed = false;
+    rollback_raw(q);
+}
+
+/* A writer's own transaction, unless the caller holds one (then it joins that). */
+static int own_begin(wf_sqlite *q, bool *own, wf_err *err)
+{
+    *own = q->tx_depth == 0;
+    return *own ? run(q, "BEGIN IMMEDIATE", err) : 0;
+}
+
+static int own_end(wf_sqlite *q, bool own, int rc, wf_err *err)
+{
+    if (!own)
+        return rc;
+    if (rc == 0) {
+        rc = run(q, "COMMIT", err);
+        if (rc)
+            rollback_raw(q);
+    } else {
+        rollback_raw(q);
+    }
+    return rc;
+}
+
+static int sq_exec(wf_store *s, const char *sql, wf_err *err)
+{
+    return run(sq(s), sql, err);
+}
+
+/* ---- reading rows as they are ------------------------------------------------------ */
+
+/* A copy of a text column; dflt (may be NULL) for SQL NULL. *ok turns false when out
+ * of memory. */
+static char *col_dup(sqlite3_stmt *st, int i, const char *dflt, bool *ok)
+{
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    if (!v)
+        v = dflt;
+    if (!v)
+        return NULL;
+    char *c = strdup(v);
+    if (!c)
+        *ok = false;
+    return c;
+}
+
+/* Booleans as SQLite holds them: 0/1, or text such as "true" from a hand-made row. */
+static bool col_bool(sqlite3_stmt *st, int i)
+{
+    if (sqlite3_column_type(st, i) != SQLITE_TEXT)
+        return sqlite3_column_int64(st, i) != 0;
+    const char *v = (const char *)sqlite3_column_text(st, i);
+    static const char *const yes[] = {"1", "t", "true", "y", "yes", "on", NULL};
+    for (size_t k = 0; v && yes[k]; k++) {
+        if (!strcasecmp(v, yes[k]))
+            return true;
+    }
+    return false;
+}
+
+/* Reads exactly n digits. */
+static bool read_digits(const char **p, int n, int *v)
+{
+    *v = 0;
+    for (int k = 0; k < n; k++) {
+        char c = (*p)[k];
+        if (c < '0' || c > '9')
+            return false;
+        *v = *v * 10 + (c - '0');
+    }
+    *p += n;
+    return true;
+}
+
+/* A UTC offset at the end of a timestamp: "", "Z", " UTC", "+HH", "+HHMM", "+HH:MM". */
+static bool read_offset(const char *p, long *offset)
+{
+    *offset = 0;
+    while (*p == ' ')
+        p++;
+    if (!*p || !strcmp(p, "Z") || !strcmp(p, "z") || !strcmp(p, "UTC"))
+        return true;
+    if (*p != '+' && *p != '-')
+        return false;
+    int sign = *p++ == '-' ? -1 : 1, hh, mm = 0;
+    if (!read_digits(&p, 2, &hh))
+        return false;
+    if (*p == ':')
+        p++;
+    if (*p && !read_digits(&p, 2, &mm))
+        return false;
+    *offset = sign * (hh * 3600L + mm * 60L);
+    return *p == '\0';
+}
+
+/* "YYYY-MM-DD[( |T)HH:MM[:SS[.fff...]]][offset]" into seconds since the epoch. Naive
+ * times are UTC, as CURRENT_TIMESTAMP and the Python system wrote them. */
+static bool parse_timestamp(const char *p, time_t *out)
+{
+    struct tm tm = {0};
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    if (!read_digits(&p, 4, &y) || *p++ != '-' || !read_digits(&p, 2, &mo) || *p++ != '-' ||
+        !read_digits(&p, 2, &d))
+        return false;
+    if ((*p == ' ' || *p == 'T') && p[1] >= '0' && p[1] <= '9') {
+        p++;
+        if (!read_digits(&p, 2, &h) || *p++ != ':' || !read_digits(&p, 2, &mi))
+            return false;
+        if (*p == ':') {
+            p++;
+            if (!read_digits(&p, 2, &sec))
+                return false;
+        }
+        if (*p == '.' || *p == ',') {
+            p++;
+            while (*p >= '0' && *p <= '9')
+                p++; /* fractions of a second: dropped, the API shows whole seconds */
+        }
+    }
+    long offset;
+    if (!read_offset(p, &offset) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
+        mi > 59 || sec > 60)
+        return false;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    *out = timegm(&tm) - offset;
+    return true;
+}
+
+static bool format_iso(time_t t, char out[32])
+{
+    struct tm tm;
+    return gmtime_r(&t, &tm) && strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0;
+}
+
+/* A timestamp column as ISO 8601 UTC, or its text verbatim when it cannot be read as
+ * a time; NULL for SQL NULL. */
+static char *col_timestamp(sqlite3_stmt *st, int i, bool *ok)
+{
+    char iso[32];
+    time_t t;
+    int type = sqlite3_column_type(st, i);
+    bool is_time = false;
+    if (type == SQLITE_INTEGER) {
+        t = (time_t)sqlite3_column_int64(st, i); /* Unix seconds */
+        is_time = true;
+    } else if (type == SQLITE_FLOAT) {
+        double v = sqlite3_column_double(st, i);
+        /* julianday() values are near 2.4 million; anything larger is Unix seconds */
+        t = (time_t)(v < 1e7 ? (v - 2440587.5) * 86400.0 : v);
+        is_time = true;
+    } else if (type != SQLITE_NULL) {
+        is_time = parse_timestamp((const char *)sqlite3_column_text(st, i), &t);
+    }
+    if (is_time && format_iso(t, iso)) {
+        char *c = strdup(iso);
+        if (!c)
+            *ok = false;
+        return c;
+    }
+    return col_dup(st, i, NULL, ok);
+}
+
+/* One row of SELECT ENGINE_COLUMNS as a record; NULL when out of memory. */
+static wf_engine *engine_from_row(sqlite3_stmt *st)
+{
+    wf_engine *e = calloc(1, sizeof *e);
+    if (!e)
+        return NULL;
+    bool ok = true;
+    e->id = sqlite3_column_int64(st, 0);
+    e->name = col_dup(st, 1, "", &ok);
+    e->engine_type = col_dup(st, 2, "", &ok);
+    e->api_url = col_dup(st, 3, "", &ok);
+    e->api_key_encrypted = col_dup(st, 4, NULL, &ok);
+    e->is_active = col_bool(st, 5);
+    e->config = col_dup(st, 6, "{}", &ok);
+    e->created_by = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
+    e->created_at = col_timestamp(st, 8, &ok);
+    e->updated_at = col_timestamp(st, 9, &ok);
+    e->source = WF_SOURCE_DATABASE;
+    e->key_status = e->api_key_encrypted && e->api_key_encrypted[0] ? WF_KEY_UNCHECKED
+                                                                     : WF_KEY_NONE;
+    if (!ok) {
+        wf_engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+/* ---- engines ----------------------------------------------------------------------- */
+
+static int sq_engine_list(wf_store *s, wf_engine ***out, size_t *n, wf_err *err)
+{
+    wf_sqlite *q = sq(s);
+    wf_engine **v = NULL;
+    size_t len = 0, cap = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(q, "SELECT " ENGINE_COLUMNS " FROM workflow_engines ORDER BY name", &st,
+                     err);
+    *out = NULL;
+    *n = 0;
+    if (rc)
+        goto done;
+    int step;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            size_t ncap = cap ? cap * 2 : 16;
+            wf_engine **nv = realloc(v, ncap * sizeof *nv);
+            if (!nv) {
+                rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory listing engines");
+                goto done;
+            }
+            v = nv;
+            cap = ncap;
+        }
+        if (!(v[len] = engine_from_row(st))) {
+            rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory listing engines");
+            goto done;
+        }
+        len++;
+    }
+    if (step != SQLITE_DONE)
+        rc = db_fail(q, err, "listing engines");
+done:
+    sqlite3_finalize(st);
+    if (rc) {
+        for (size_t i = 0; i < len; i++)
+            wf_engine_free(v[i]);
+        free(v);
+        return rc;
+    }
+    *out = v;
+    *n = len;
+    return 0;
+}
+
+static int sq_engine_get(wf_store *s, const char *name, wf_engine **out, wf_err *err)
+{
+    wf_sqlite *q = sq(s);
+    sqlite3_stmt *st = NULL;
+    *out = NULL;
+    int rc = prepare(q, "SELECT " ENGINE_COLUMNS " FROM workflow_engines WHERE name = ?1", &st,
+                     err);
+    if (rc)
+        goto done;
+    if (bind_text(st, 1, name) != SQLITE_OK) {
+        rc = db_fail(q, err, "reading an engine");
+        goto done;
+    }
+    int step = sqlite3_step(st);
+    if (step == SQLITE_DONE)
+        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no engine named '%s'", name);
+    else if (step != SQLITE_ROW)
+        rc = db_fail(q, err, "reading an engine");
+    else if (!(*out = engine_from_row(st)))
+        rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory reading an engine");
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* What a failed INSERT or UPDATE of an engine means for the caller. */
+static int write_fail(wf_sqlite *q, const wf_engine *e, const char *what, wf_err *err)
+{
+    switch (sqlite3_extended_errcode(q->db)) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY:
+        return wf_err_set(err, WF_ERR_CONFLICT, "name: an engine named '%s' already exists",
+                          e->name);
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return wf_err_set(err, WF_ERR_CONFLICT, "created_by: no user with id %lld",
+                          (long long)e->created_by);
+    default:
+        return db_fail(q, err, what);
+    }
+}
+
+static int check_required(const wf_engine *e, wf_err *err)
+{
+    if (!e->name || !e->engine_type || !e->api_url)
+        return wf_err_set(err, WF_ERR_INVALID,
+                          "store: an engine needs a name, an engine_type and an api_url");
+    return 0;
+}
+
+/* Binds name, engine_type, api_url, api_key_encrypted, active, config to ?1..?6. */
+static int bind_engine(sqlite3_stmt *st, const wf_engine *e)
+{
+    int rc = bind_text(st, 1, e->name);
+    if (rc == SQLITE_OK)
+        rc = bind_text(st, 2, e->engine_type);
+    if (rc == SQLITE_OK)
+        rc = bind_text(st, 3, e->api_url);
+    if (rc == SQLITE_OK)
+        rc = bind_text(st, 4, e->api_key_encrypted);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_int(st, 5, e->is_active ? 1 : 0);
+    if (rc == SQLITE_OK)
+        rc = bind_text(st, 6, e->config ? e->config : "{}");
+    return rc;
+}
+
+static int sq_engine_insert(wf_store *s, const wf_engine *e, int64_t *id, wf_err *err)
+{
+    wf_sqlite *q = sq(s);
+    sqlite3_stmt *st = NULL;
+    bool own = false;
+    int rc = check_required(e, err);
+    if (rc || (rc = own_begin(q, &own, err)))
+        return rc;
+    rc = prepare(q,
+                 "INSERT INTO workflow_engines (name, engine_type, api_url, api_key_encrypted,"
+                 " active, config, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 &st, err);
+    if (rc)
+        goto done;
+    int b = bind_engine(st, e);
+    if (b == SQLITE_OK)
+        b = e->created_by ? sqlite3_bind_int64(st, 7, e->created_by) : sqlite3_bind_null(st, 7);
+    if (b != SQLITE_OK) {
+        rc = db_fail(q, err, "adding an engine");
+        goto done;
+    }
+    if (sqlite3_step(st) != SQLITE_DONE) {
+        rc = write_fail(q, e, "adding an engine", err);
+        goto done;
+    }
+    if (id)
+        *id = sqlite3_last_insert_rowid(q->db);
+done:
+    sqlite3_finalize(st);
+    return own_end(q, own, rc, err);
+}
+
+static int sq_engine_update(wf_store *s, int64_t id, const wf_engine *e, wf_err *err)
+{
+    wf_sqlite *q = sq(s);
+    sqlite3_stmt *st = NULL;
+    bool own = false;
+    int rc = check_required(e, err);
+    if (rc || (rc = own_begin(q, &own, err)))
+        return rc;
+    rc = prepare(q,
+                 "UPDATE workflow_engines SET name = ?1, engine_type = ?2, api_url = ?3,"
+                 " api_key_encrypted = ?4, active = ?5, config = ?6,"
+                 " updated_at = CURRENT_TIMESTAMP WHERE id = ?7",
+                 &st, err);
+    if (rc)
+        goto done;
+    int b = bind_engine(st, e);
+    if (b == SQLITE_OK)
+        b = sqlite3_bind_int64(st, 7, id);
+    if (b != SQLITE_OK) {
+        rc = db_fail(q, err, "updating an engine");
+        goto done;
+    }
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = write_fail(q, e, "updating an engine", err);
+    else if (sqlite3_changes(q->db) == 0)
+        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no engine with id %lld", (long long)id);
+done:
+    sqlite3_finalize(st);
+    return own_end(q, own, rc, err);
+}
+
+static int sq_engine_delete(wf_store *s, const char *name, wf_err *err)
+{
+    wf_sqlite *q = sq(s);
+    sqlite3_stmt *st = NULL;
+    bool own = false;
+    int rc = own_begin(q, &own, err);
+    if (rc)
+        return rc;
+    rc = prepare(q, "DELETE FROM workflow_engines WHERE name = ?1", &st, err);
+    if (rc)
+        goto done;
+    if (bind_text(st, 1, name) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+        rc = db_fail(q, err, "deleting an engine");
+    else if (sqlite3_changes(q->db) == 0)
+        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no engine named '%s'", name);
+done:
+    sqlite3_finalize(st);
+    return own_end(q, own, rc, err);
+}
+
+/* Runs a query whose answer is one integer. */
+static int query_int64(wf_sqlite *q, const char *sql, const char *arg, int64_t *out,
+                       wf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(q, sql, &st, err);
+    if (rc)
+        goto done;
+    if ((arg && bind_text(st, 1, arg) != SQLITE_OK) || sqlite3_step(st) != SQLITE_ROW) {
+        rc = db_fail(q, err, "query");
+        goto done;
+    }
+    *out = sqlite3_column_int64(st, 0);
+done:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_engine_count(wf_store *s, int64_t *n, wf_err *err)
+{
+    return query_int64(sq(s), "SELECT count(*) FROM workflow_engines", NULL, n, err);
+}
+
+static int sq_engine_swap_key(wf_store *s, int64_t id, const char *old_token,
+                              const char *new_token, bool *changed, wf_err *err)
+{
+    wf_sqlite *q = sq(s);
+    sqlite3_stmt *st = NULL;
+    bool own = false;
+    *changed = false;
+    int rc = own_begin(q, &own, err);
+    if (rc)
+        return rc;
+    /* IS, not =: a NULL old_token matches an engine without a key */
+    rc = prepare(q,
+                 "UPDATE workflow_engines SET api_key_encrypted = ?1,"
+                 " updated_at = CURRENT_TIMESTAMP WHERE id = ?2 AND api_key_encrypted IS ?3",
+                 &st, err);
+    if (rc)
+        goto done;
+    if (bind_text(st, 1, new_token) != SQLITE_OK || sqlite3_bind_int64(st, 2, id) != SQLITE_OK ||
+        bind_text(st, 3, old_token) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        rc = db_fail(q, err, "replacing an engine's key");
+        goto done;
+    }
+    *changed = sqlite3_changes(q->db) > 0;
+done:
+    sqlite3_finalize(st);
+    return own_end(q, own, rc, err);
+}
+
+/* ---- schema introspection ---------------------------------------------------------- */
+
+static int sq_table_exists(wf_store *s, const char *table, bool *exists, wf_err *err)
+{
+    int64_t n = 0;
+    int rc = query_int64(sq(s), "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                                " AND name = ?1", table, &n, err);
+    *exists = rc == 0 && n > 0;
+    return rc;
+}
+
+/* The first column of every row of a query over one bound argument, skipping names
+ * that start with skip (may be NULL). */
+static int collect_names(wf_sqlite *q, const char *sql, const char *arg, const char *skip,
+                         char ***names, size_t *n, wf_err *err)
+{
+    char **v = NULL;
+    size_t len = 0, cap = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(q, sql, &st, err), step;
+    if (rc)
+        goto done;
+    if (bind_text(st, 1, arg) != SQLITE_OK) {
+        rc = db_fail(q, err, "reading the schema");
+        goto done;
+    }
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 0);
+        if (!name || (skip && !strncmp(name, skip, strlen(skip))))
+            continue;
+        if (len == cap) {
+            cap = cap ? cap * 2 : 16;
+            char **nv = realloc(v, cap * sizeof *nv);
+            if (!nv)
+                goto nomem;
+            v = nv;
+        }
+        if (!(v[len] = strdup(name)))
+            goto nomem;
+        len++;
+    }
+    if (step != SQLITE_DONE)
+        rc = db_fail(q, err, "reading the schema");
+    goto done;
+nomem:
+    rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory reading the schema");
+done:
+    sqlite3_finalize(st);
+    if (rc) {
+        wf_strv_free(v, len);
+        v = NULL;
+        len = 0;
+    }
+    *names = v;
+    *n = len;
+    return rc;
+}
+
+static int sq_table_columns(wf_store *s, const char *table, char ***names, size_t *n,
+                            wf_err *err)
+{
+    return collect_names(sq(s), "SELECT name FROM pragma_table_info(?1) ORDER BY cid", table,
+                         NULL, names, n, err);
+}
+
+static int sq_table_indexes(wf_store *s, const char *table, char ***names, size_t *n,
+                            wf_err *err)
+{
+    /* only named indexes: those SQLite makes for UNIQUE and PRIMARY KEY are not asked for */
+    return collect_names(sq(s), "SELECT name FROM pragma_index_list(?1) ORDER BY name", table,
+                         "sqlite_autoindex_", names, n, err);
+}
+
+/* ---- the migrations table ------------------------------------------------------------ */
+
+static int read_migration_rows(wf_sqlite *q, sqlite3_stmt *st, wf_migration_row **rows,
+                               size_t *n, wf_err *err)
+{
+    wf_migration_row *v = NULL;
+    size_t len = 0, cap = 0;
+    int step, rc = 0;
+    bool ok = true;
+    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
+        if (len == cap) {
+            cap = cap ? cap * 2 : 8;
+            wf_migration_row *nv = realloc(v, cap * sizeof *nv);
+            if (!nv) {
+                ok = false;
+                break;
+            }
+            v = nv;
+        }
+        wf_migration_row *r = &v[len++];
+        r->version = col_dup(st, 0, "", &ok);
+        r->name = col_dup(st, 1, "", &ok);
+        r->checksum = col_dup(st, 2, "", &ok);
+        r->applied_at = col_timestamp(st, 3, &ok);
+        if (!ok)
+            break;
+    }
+    if (!ok)
+        rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory reading migrations");
+    else if (step != SQLITE_DONE)
+        rc = db_fail(q, err, "reading wfreg_migrations");
+    if (rc) {
+        wf_migration_rows_free(v, len);
+        v = NULL;
+        len = 0;
+    }
+    *rows = v;
+    *n = len;
+    return rc;
+}
+
+static int sq_migrations_applied(wf_store *s, wf_migration_row **rows, size_t *n, wf_err *err)
+{
+    wf_sqlite *q = sq(s);
+    sqlite3_stmt *st = NULL;
+    bool exists = false;
+    *rows = NULL;
+    *n = 0;
+    int rc = sq_table_exists(s, "wfreg_migrations", &exists, err);
+    if (rc || !exists)
+        return rc; /* a database that was never migrated has applied nothing */
+    rc = prepare(q,
+                 "SELECT version, name, checksum, applied_at FROM wfreg_migrations"
+                 " ORDER BY length(version), version",
+                 &st, err);
+    if (rc == 0)
+        rc = read_migration_rows(q, st, rows, n, err);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Runs one write statement with up to three bound texts. */
+static int run_bound(wf_sqlite *q, const char *sql, const char *a, const char *b,
+                     const char *c, wf_err *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare(q, sql, &st, err);
+    if (rc)
+        return rc;
+    int nparams = sqlite3_bind_parameter_count(st);
+    const char *args[3] = {a, b, c};
+    for (int i = 0; i < nparams && i < 3 && rc == 0; i++) {
+        if (bind_text(st, i + 1, args[i]) != SQLITE_OK)
+            rc = db_fail(q, err, "bind");
+    }
+    if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
+        rc = db_fail(q, err, "writing wfreg_migrations");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sq_migration_record(wf_store *s, const char *version, const char *name,
+                               const char *checksum, wf_err *err)
+{
+    return run_bound(sq(s),
+                     "INSERT INTO wfreg_migrations (version, name, checksum) VALUES (?1, ?2, ?3)",
+                     version, name, checksum, err);
+}
+
+static int sq_migration_forget(wf_store *s, const char *version, wf_err *err)
+{
+    return run_bound(sq(s), "DELETE FROM wfreg_migrations WHERE version = ?1", version, NULL,
+                     NULL, err);
+}
+
+/* ---- opening and closing ------------------------------------------------------------- */
+
+static void sq_close(wf_store *s)
+{
+    wf_sqlite *q = sq(s);
+    if (q->db) {
+        rollback_raw(q);
+        sqlite3_close_v2(q->db);
+    }
+    free(q);
+}
+
+static const wf_store_ops sqlite_ops = {
+    .name = "sqlite",
+    .dialect = "sqlite",
+    .close = sq_close,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .exec = sq_exec,
+    .engine_list = sq_engine_list,
+    .engine_get = sq_engine_get,
+    .engine_insert = sq_engine_insert,
+    .engine_update = sq_engine_update,
+    .engine_delete = sq_engine_delete,
+    .engine_count = sq_engine_count,
+    .engine_swap_key = sq_engine_swap_key,
+    .table_exists = sq_table_exists,
+    .table_columns = sq_table_columns,
+    .table_indexes = sq_table_indexes,
+    .migrations_applied = sq_migrations_applied,
+    .migration_record = sq_migration_record,
+    .migration_forget = sq_migration_forget,
+};
+
+/* mkdir -p of the folder that will hold path. Folders are made 0750 and the file 0600
+ * (below): the database holds password hashes and encrypted API keys. */
+static int make_parent_dirs(const char *path, wf_err *err)
+{
+    char *dir = strdup(path);
+    int rc = 0;
+    if (!dir)
+        return wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory");
+    char *slash = strrchr(dir, '/');
+    if (!slash || slash == dir)
+        goto done; /* the current folder, or the root */
+    *slash = '\0';
+    for (char *p = dir + 1; ; p++) {
+        if (*p != '/' && *p != '\0')
+            continue;
+        char saved = *p;
+        *p = '\0';
+        if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+            rc = wf_err_set(err, WF_ERR_IO, "sqlite: cannot create folder '%s': %s", dir,
+                            strerror(errno));
+            goto done;
+        }
+        *p = saved;
+        if (saved == '\0')
+            break;
+    }
+done:
+    free(dir);
+    return rc;
+}
+
+/* Creates a missing database file readable by its owner only. SQLite gives the -wal and
+ * -shm files the same mode. An error here is left for sqlite3_open_v2 to report. */
+static void create_private_file(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
+static int apply_pragmas(wf_sqlite *q, bool is_memory, wf_err *err)
+{
+    int rc = 0;
+    if (!is_memory)
+        rc = run(q, "PRAGMA journal_mode=WAL", err);
+    if (rc == 0)
+        rc = run(q, "PRAGMA foreign_keys=ON", err);
+    if (rc == 0)
+        rc = run(q, "PRAGMA busy_timeout=5000", err);
+    if (rc == 0)
+        rc = run(q, "PRAGMA synchronous=NORMAL", err);
+    return rc;
+}
+
+int wf_sqlite_open(const char *path, wf_store **out, wf_err *err)
+{
+    bool is_memory = !strcmp(path, ":memory:");
+    wf_sqlite *q = NULL;
+    int rc = 0;
+    *out = NULL;
+    if (!is_memory) {
+        if ((rc = make_parent_dirs(path, err)))
+            goto done;
+        create_private_file(path);
+    }
+    if (!(q = calloc(1, sizeof *q))) {
+        rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory");
+        goto done;
+    }
+    q->base.ops = &sqlite_ops;
+    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+        SQLITE_OK) {
+        rc = wf_err_set(err, WF_ERR_DB, "sqlite: cannot open database '%s': %s", path,
+                        q->db ? sqlite3_errmsg(q->db) : "out of memory");
+        goto done;
+    }
+    sqlite3_extended_result_codes(q->db, 1);
+    rc = apply_pragmas(q, is_memory, err);
+done:
+    if (rc) {
+        if (q)
+            sq_close(&q->base);
+        return rc;
+    }
+    *out = &q->base;
+    return 0;
+}

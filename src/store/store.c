@@ -1,0 +1,181 @@
+/*
+ * store.c: the generic face of the store. wf_store_open picks a backend by the scheme
+ * of DATABASE_URL; every other function forwards to the backend's ops table, so that
+ * the rest of wfreg never knows which database it talks to.
+ *
+ * DATABASE_URL may carry a password (postgresql://user:secret@host/db): no message
+ * made here ever contains the URL.
+ */
+#include "store.h"
+#include "backends.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool has_prefix(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* The path inside a "sqlite:" URL. "sqlite:PATH" is wfreg's form (PATH relative or
+ * absolute, ":memory:" for tests); "sqlite:///rel.db" and "sqlite:////abs.db" are
+ * SQLAlchemy's, accepted so that the earlier Python system's URL keeps working. */
+static const char *sqlite_path(const char *url)
+{
+    const char *p = url + strlen("sqlite:");
+    if (has_prefix(p, "///"))
+        return p + 3;
+    if (has_prefix(p, "//"))
+        return NULL; /* a host part: not a file */
+    return p;
+}
+
+int wf_store_open(const char *database_url, wf_store **out, wf_err *err)
+{
+    *out = NULL;
+    if (!database_url || !database_url[0])
+        return wf_err_set(err, WF_ERR_INVALID, "DATABASE_URL: is empty");
+    if (has_prefix(database_url, "sqlite:")) {
+        const char *path = sqlite_path(database_url);
+        if (!path || !path[0])
+            return wf_err_set(err, WF_ERR_INVALID,
+                              "DATABASE_URL: sqlite: must be followed by a file path");
+        return wf_sqlite_open(path, out, err);
+    }
+    if (has_prefix(database_url, "postgresql://") || has_prefix(database_url, "postgres://") ||
+        has_prefix(database_url, "postgresql+"))
+        return wf_err_set(err, WF_ERR_DB,
+                          "PostgreSQL is not supported yet by this build (issue: PostgreSQL "
+                          "backend); use sqlite:PATH");
+    return wf_err_set(err, WF_ERR_INVALID,
+                      "DATABASE_URL: must start with sqlite: or postgresql://");
+}
+
+void wf_store_close(wf_store *s)
+{
+    if (s)
+        s->ops->close(s);
+}
+
+const char *wf_store_dialect(const wf_store *s)
+{
+    return s->ops->dialect;
+}
+
+/* A backend may leave an operation out (NULL) while it is being written. */
+#define WF_STORE_CALL(s, op, err, ...)                                                     \
+    ((s)->ops->op ? (s)->ops->op((s), __VA_ARGS__)                                          \
+                  : wf_err_set((err), WF_ERR_INTERNAL, "store %s: %s is not implemented",  \
+                               (s)->ops->name, #op))
+
+int wf_store_begin(wf_store *s, wf_err *err)
+{
+    return WF_STORE_CALL(s, begin, err, err);
+}
+
+int wf_store_commit(wf_store *s, wf_err *err)
+{
+    return WF_STORE_CALL(s, commit, err, err);
+}
+
+void wf_store_rollback(wf_store *s)
+{
+    if (s && s->ops->rollback)
+        s->ops->rollback(s);
+}
+
+int wf_store_exec(wf_store *s, const char *sql, wf_err *err)
+{
+    return WF_STORE_CALL(s, exec, err, sql, err);
+}
+
+int wf_store_engine_list(wf_store *s, wf_engine ***out, size_t *n, wf_err *err)
+{
+    return WF_STORE_CALL(s, engine_list, err, out, n, err);
+}
+
+int wf_store_engine_get(wf_store *s, const char *name, wf_engine **out, wf_err *err)
+{
+    return WF_STORE_CALL(s, engine_get, err, name, out, err);
+}
+
+int wf_store_engine_insert(wf_store *s, const wf_engine *e, int64_t *id, wf_err *err)
+{
+    return WF_STORE_CALL(s, engine_insert, err, e, id, err);
+}
+
+int wf_store_engine_update(wf_store *s, int64_t id, const wf_engine *e, wf_err *err)
+{
+    return WF_STORE_CALL(s, engine_update, err, id, e, err);
+}
+
+int wf_store_engine_delete(wf_store *s, const char *name, wf_err *err)
+{
+    return WF_STORE_CALL(s, engine_delete, err, name, err);
+}
+
+int wf_store_engine_count(wf_store *s, int64_t *n, wf_err *err)
+{
+    return WF_STORE_CALL(s, engine_count, err, n, err);
+}
+
+int wf_store_engine_swap_key(wf_store *s, int64_t id, const char *old_token,
+                             const char *new_token, bool *changed, wf_err *err)
+{
+    return WF_STORE_CALL(s, engine_swap_key, err, id, old_token, new_token, changed, err);
+}
+
+int wf_store_table_exists(wf_store *s, const char *table, bool *exists, wf_err *err)
+{
+    return WF_STORE_CALL(s, table_exists, err, table, exists, err);
+}
+
+int wf_store_table_columns(wf_store *s, const char *table, char ***names, size_t *n,
+                           wf_err *err)
+{
+    return WF_STORE_CALL(s, table_columns, err, table, names, n, err);
+}
+
+int wf_store_table_indexes(wf_store *s, const char *table, char ***names, size_t *n,
+                           wf_err *err)
+{
+    return WF_STORE_CALL(s, table_indexes, err, table, names, n, err);
+}
+
+int wf_store_migrations_applied(wf_store *s, wf_migration_row **rows, size_t *n, wf_err *err)
+{
+    return WF_STORE_CALL(s, migrations_applied, err, rows, n, err);
+}
+
+int wf_store_migration_record(wf_store *s, const char *version, const char *name,
+                              const char *checksum, wf_err *err)
+{
+    return WF_STORE_CALL(s, migration_record, err, version, name, checksum, err);
+}
+
+int wf_store_migration_forget(wf_store *s, const char *version, wf_err *err)
+{
+    return WF_STORE_CALL(s, migration_forget, err, version, err);
+}
+
+void wf_strv_free(char **v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+void wf_migration_rows_free(wf_migration_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].version);
+        free(rows[i].name);
+        free(rows[i].checksum);
+        free(rows[i].applied_at);
+    }
+    free(rows);
+}
