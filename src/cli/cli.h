@@ -10,9 +10,12 @@
 
 #include "core/config.h"
 #include "core/err.h"
+#include "core/registry.h"
 #include "crypto/keyring.h"
 #include "store/store.h"
 
+#include <getopt.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -24,6 +27,9 @@ typedef struct wf_cli {
     wf_config config;
     wf_store *store;     /* NULL until wf_cli_open_store */
     wf_keyring *keyring; /* NULL until wf_cli_open_keyring */
+    wf_registry *registry; /* NULL until wf_cli_load_registry */
+    size_t env_engines;  /* engines the environment declares (valid ones) */
+    size_t env_invalid;  /* environment engines skipped as invalid */
     bool json;           /* --json */
     FILE *out;           /* stdout */
     FILE *errout;        /* stderr */
@@ -41,11 +47,46 @@ int wf_cli_usage_error(wf_cli *c, const char *fmt, ...) __attribute__((format(pr
  * "run wfreg migrate up" otherwise). */
 int wf_cli_open_store(wf_cli *c, bool require_head, wf_err *err);
 int wf_cli_open_keyring(wf_cli *c, wf_err *err);
+/* Opens store (at head) and keyring, reads the environment's engines and loads the
+ * merged registry into c->registry. */
+int wf_cli_load_registry(wf_cli *c, wf_err *err);
+
+/* Reads a secret: all of standard input with one trailing newline dropped, or a line
+ * typed at a prompt on the terminal with echo off. out should be a secret buffer. An
+ * empty secret is WF_ERR_INVALID. */
+int wf_cli_read_secret_stdin(wf_buf *out, wf_err *err);
+int wf_cli_read_secret_prompt(const char *prompt, wf_buf *out, wf_err *err);
+/* Reads a whole file ("-": standard input) into out; at most max bytes. */
+int wf_cli_read_file(const char *path, size_t max, wf_buf *out, wf_err *err);
+
+/* Prints JSON, indented, with a newline. */
+void wf_cli_print_json(wf_cli *c, json_t *j);
+
+/* A table for people: columns sized to their widest cell. */
+typedef struct wf_table {
+    size_t ncols, nrows;
+    char **cells; /* nrows * ncols strings */
+} wf_table;
+void wf_table_init(wf_table *t, size_t ncols);
+/* Adds a row of exactly ncols strings (copied; NULL prints as "-"). */
+void wf_table_row(wf_table *t, ...);
+void wf_table_print(const wf_table *t, FILE *f);
+void wf_table_free(wf_table *t);
+
+/* getopt_long with wfreg's messages: returns the option, -1 at the end, or '?' after
+ * printing "wfreg: CMD: unknown option ..." (the caller returns WF_EXIT_USAGE). */
+int wf_cli_getopt(wf_cli *c, const char *cmd, int argc, char **argv, const char *shortopts,
+                  const struct option *longopts);
+/* True when argv holds -h or --help anywhere before a "--". */
+bool wf_cli_wants_help(int argc, char **argv);
 
 /* Command groups: argv[0] is the group's name. Each returns an exit code. */
 int wf_cmd_engines(wf_cli *c, int argc, char **argv);
 int wf_cmd_migrate(wf_cli *c, int argc, char **argv);
 int wf_cmd_keys(wf_cli *c, int argc, char **argv);
 int wf_cmd_check(wf_cli *c, int argc, char **argv);
+/* engines export / import (engines_io.c) */
+int wf_cmd_engines_export(wf_cli *c, int argc, char **argv);
+int wf_cmd_engines_import(wf_cli *c, int argc, char **argv);
 
 #endif

@@ -1,2 +1,291 @@
-/* common.c: placeholder, filled in with the command-line's shared helpers. */
+/*
+ * common.c: what every command group shares: exit codes and error printing, opening the
+ * database and the keyring, reading secrets and files, tables and JSON output, option
+ * parsing with wfreg's own messages.
+ */
 #include "cli.h"
+
+#include "store/migrate.h"
+#include "writes.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+int wf_cli_exit_code(int rc)
+{
+    switch (rc) {
+    case WF_OK: return WF_EXIT_OK;
+    case WF_ERR_NOT_FOUND: return WF_EXIT_FAIL;
+    case WF_ERR_INVALID:
+    case WF_ERR_CONFLICT:
+    case WF_ERR_IO: return WF_EXIT_USAGE;
+    default: return WF_EXIT_DB;
+    }
+}
+
+int wf_cli_fail(wf_cli *c, int rc, const wf_err *err, const char *what)
+{
+    const char *msg = err && err->msg[0] ? err->msg : wf_err_code_name(rc);
+    if (err && err->nfields > 1) {
+        fprintf(c->errout, "wfreg: %s: %zu problems:\n", what, err->nfields);
+        size_t n = err->nfields < WF_ERR_MAX_FIELDS ? err->nfields : WF_ERR_MAX_FIELDS;
+        for (size_t i = 0; i < n; i++)
+            fprintf(c->errout, "  %s: %s\n", err->fields[i].field, err->fields[i].msg);
+    } else {
+        fprintf(c->errout, "wfreg: %s: %s\n", what, msg);
+    }
+    return wf_cli_exit_code(rc);
+}
+
+int wf_cli_usage_error(wf_cli *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("wfreg: ", c->errout);
+    vfprintf(c->errout, fmt, ap);
+    fputs("\n", c->errout);
+    va_end(ap);
+    return WF_EXIT_USAGE;
+}
+
+int wf_cli_open_store(wf_cli *c, bool require_head, wf_err *err)
+{
+    if (c->store)
+        return 0;
+    int rc = wf_store_open(c->config.database_url, &c->store, err);
+    if (rc < 0)
+        return rc;
+    if (!require_head)
+        return 0;
+    bool at_head = false;
+    if ((rc = wf_migrate_is_at_head(c->store, &at_head, err)) < 0)
+        return rc;
+    if (!at_head) {
+        char cur[32] = "";
+        wf_migrate_current(c->store, cur, NULL);
+        return wf_err_set(err, WF_ERR_DB,
+                          "the database schema is at %s, not at %s: run 'wfreg migrate up'",
+                          cur[0] ? cur : "no version", wf_migrate_head());
+    }
+    return 0;
+}
+
+int wf_cli_open_keyring(wf_cli *c, wf_err *err)
+{
+    if (c->keyring)
+        return 0;
+    return wf_keyring_new(c->config.secret_key, c->config.fernet_keys, &c->keyring, err);
+}
+
+int wf_cli_load_registry(wf_cli *c, wf_err *err)
+{
+    extern char **environ;
+    if (c->registry)
+        return 0;
+    wf_engine **env = NULL;
+    size_t nenv = 0;
+    int rc = wf_cli_open_store(c, true, err);
+    if (rc == 0)
+        rc = wf_cli_open_keyring(c, err);
+    if (rc == 0)
+        rc = wf_config_env_engines(environ, &env, &nenv, &c->env_invalid, err);
+    if (rc < 0)
+        goto done;
+    c->env_engines = nenv;
+    c->registry = wf_registry_new();
+    if (!c->registry) {
+        rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    rc = wf_writes_load_registry(c->registry, c->store, c->keyring, env, nenv, false, err);
+done:
+    for (size_t i = 0; i < nenv; i++)
+        wf_engine_free(env[i]);
+    free(env);
+    return rc;
+}
+
+/* Drops one trailing "\n" or "\r\n". */
+static void chomp(wf_buf *b)
+{
+    if (b->len && b->ptr[b->len - 1] == '\n')
+        b->ptr[--b->len] = '\0';
+    if (b->len && b->ptr[b->len - 1] == '\r')
+        b->ptr[--b->len] = '\0';
+}
+
+int wf_cli_read_secret_stdin(wf_buf *out, wf_err *err)
+{
+    char chunk[1024];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
+        wf_buf_put(out, chunk, n);
+        if (out->len > 64 * 1024)
+            break; /* far beyond any key: validation will say so */
+    }
+    wf_secure_zero(chunk, sizeof chunk);
+    if (ferror(stdin))
+        return wf_err_set(err, WF_ERR_IO, "api_key: cannot read standard input");
+    if (!wf_buf_ok(out))
+        return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
+    chomp(out);
+    if (out->len == 0)
+        return wf_err_field(err, "api_key", "missing", "standard input was empty");
+    return 0;
+}
+
+int wf_cli_read_secret_prompt(const char *prompt, wf_buf *out, wf_err *err)
+{
+    int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return wf_err_set(err, WF_ERR_INVALID,
+                          "api_key: no terminal to prompt on: use --api-key-stdin");
+    struct termios old, quiet;
+    bool restore = tcgetattr(fd, &old) == 0;
+    if (restore) {
+        quiet = old;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(fd, TCSAFLUSH, &quiet);
+    }
+    if (write(fd, prompt, strlen(prompt)) < 0) { /* nothing to do: the read still works */
+    }
+    char ch;
+    ssize_t r;
+    while ((r = read(fd, &ch, 1)) == 1 && ch != '\n')
+        wf_buf_putc(out, ch);
+    ch = 0;
+    if (restore)
+        tcsetattr(fd, TCSAFLUSH, &old);
+    if (write(fd, "\n", 1) < 0) {
+    }
+    close(fd);
+    if (!wf_buf_ok(out))
+        return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
+    chomp(out);
+    if (out->len == 0)
+        return wf_err_field(err, "api_key", "missing", "nothing was typed");
+    return 0;
+}
+
+int wf_cli_read_file(const char *path, size_t max, wf_buf *out, wf_err *err)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f)
+        return wf_err_set(err, errno == ENOENT ? WF_ERR_NOT_FOUND : WF_ERR_IO,
+                          "%s: %s", path, strerror(errno));
+    char chunk[4096];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+        wf_buf_put(out, chunk, n);
+        if (out->len > max) {
+            rc = wf_err_set(err, WF_ERR_INVALID, "%s: larger than %zu bytes", path, max);
+            break;
+        }
+    }
+    if (rc == 0 && ferror(f))
+        rc = wf_err_set(err, WF_ERR_IO, "%s: read error", path);
+    if (rc == 0 && !wf_buf_ok(out))
+        rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory");
+    if (f != stdin)
+        fclose(f);
+    return rc;
+}
+
+void wf_cli_print_json(wf_cli *c, json_t *j)
+{
+    char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+    if (s)
+        fprintf(c->out, "%s\n", s);
+    free(s);
+}
+
+void wf_table_init(wf_table *t, size_t ncols)
+{
+    t->ncols = ncols;
+    t->nrows = 0;
+    t->cells = NULL;
+}
+
+void wf_table_row(wf_table *t, ...)
+{
+    char **grown = realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof *grown);
+    if (!grown)
+        return;
+    t->cells = grown;
+    va_list ap;
+    va_start(ap, t);
+    for (size_t i = 0; i < t->ncols; i++) {
+        const char *s = va_arg(ap, const char *);
+        t->cells[t->nrows * t->ncols + i] = strdup(s ? s : "-");
+    }
+    va_end(ap);
+    t->nrows++;
+}
+
+void wf_table_print(const wf_table *t, FILE *f)
+{
+    size_t width[16] = {0};
+    size_t ncols = t->ncols < 16 ? t->ncols : 16;
+    for (size_t r = 0; r < t->nrows; r++)
+        for (size_t i = 0; i < ncols; i++) {
+            const char *s = t->cells[r * t->ncols + i];
+            size_t n = s ? strlen(s) : 0;
+            if (n > width[i])
+                width[i] = n;
+        }
+    for (size_t r = 0; r < t->nrows; r++) {
+        for (size_t i = 0; i < ncols; i++) {
+            const char *s = t->cells[r * t->ncols + i];
+            if (i + 1 == ncols)
+                fprintf(f, "%s\n", s ? s : "");
+            else
+                fprintf(f, "%-*s  ", (int)width[i], s ? s : "");
+        }
+    }
+}
+
+void wf_table_free(wf_table *t)
+{
+    for (size_t i = 0; i < t->nrows * t->ncols; i++)
+        free(t->cells[i]);
+    free(t->cells);
+    t->cells = NULL;
+    t->nrows = 0;
+}
+
+int wf_cli_getopt(wf_cli *c, const char *cmd, int argc, char **argv, const char *shortopts,
+                  const struct option *longopts)
+{
+    opterr = 0;
+    int prev = optind;
+    int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
+    if (opt == '?') {
+        const char *bad = optind - 1 < argc && optind > prev ? argv[optind - 1] : argv[prev];
+        if (optopt && optopt != '?')
+            wf_cli_usage_error(c, "%s: option '%s' is unknown or needs a value (see --help)",
+                               cmd, bad);
+        else
+            wf_cli_usage_error(c, "%s: unknown option '%s' (see --help)", cmd, bad);
+    } else if (opt == ':') {
+        wf_cli_usage_error(c, "%s: option '%s' needs a value", cmd, argv[optind - 1]);
+        opt = '?';
+    }
+    return opt;
+}
+
+bool wf_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))
+            return true;
+    }
+    return false;
+}

@@ -1,0 +1,360 @@
+/*
+ * engines_cmd.c: `wfreg engines list | show | add | update | remove` (export and import
+ * are in engines_io.c). Reads come from the merged registry (database + environment);
+ * writes go through the one write path (writes.c). An API key is read from standard
+ * input or a prompt without echo, never from an argument: it would show in `ps` and in
+ * the shell's history.
+ */
+#include "cli.h"
+#include "writes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char engines_usage[] =
+    "Usage: wfreg engines SUBCOMMAND [ARGS]\n"
+    "\n"
+    "  list [--type T] [--active|--inactive] [--source database|environment] [--json]\n"
+    "  show NAME [--json]\n"
+    "  add NAME --type T --url URL [--config JSON] [--active|--inactive]\n"
+    "      [--api-key-stdin | --api-key-prompt] [--json]\n"
+    "  update NAME [--name NEW] [--type T] [--url URL] [--config JSON]\n"
+    "      [--active|--inactive] [--api-key-stdin | --api-key-prompt | --remove-api-key]\n"
+    "      [--json]\n"
+    "  remove NAME\n"
+    "  export [--output FILE] [--with-keys --export-key-file F]\n"
+    "  import FILE [--dry-run] [--export-key-file F]\n"
+    "\n"
+    "Types: n8n, prefect, windmill (windmill needs --config '{\"workspace\":\"...\"}').\n"
+    "Config keys checked: timeout_ms (1-120000), verify_tls (true|false); others are kept.\n"
+    "Environment engines are listed with source 'environment' and are read-only.\n";
+
+enum { OPT_ACTIVE = 256, OPT_INACTIVE, OPT_KEY_STDIN, OPT_KEY_PROMPT, OPT_KEY_REMOVE,
+       OPT_KEY_ARG, OPT_JSON, OPT_SOURCE, OPT_NAME };
+
+/* Where the API key of an add or update comes from. */
+typedef enum key_source { KEY_FROM_NONE, KEY_FROM_STDIN, KEY_FROM_PROMPT } key_source;
+
+static const char key_arg_msg[] =
+    "API keys are never taken from the command line (they would show in ps and in the "
+    "shell's history): use --api-key-stdin or --api-key-prompt";
+
+static void print_engine(wf_cli *c, const wf_engine *e, const wf_snapshot *snap)
+{
+    const char *key = "not set";
+    if (e->key_status == WF_KEY_OK)
+        key = "set";
+    else if (e->key_status == WF_KEY_UNREADABLE)
+        key = "set, but UNREADABLE with the configured keys";
+    else if (wf_engine_has_api_key(e))
+        key = "set";
+    FILE *f = c->out;
+    fprintf(f, "name:        %s\n", e->name);
+    fprintf(f, "engine_type: %s\n", e->engine_type);
+    fprintf(f, "api_url:     %s\n", e->api_url);
+    fprintf(f, "active:      %s\n", e->is_active ? "yes" : "no");
+    fprintf(f, "api_key:     %s\n", key);
+    fprintf(f, "config:      %s\n", e->config ? e->config : "{}");
+    fprintf(f, "source:      %s%s\n", wf_engine_source_name(e->source),
+            e->source == WF_SOURCE_ENVIRONMENT ? " (read-only)" : "");
+    if (e->source == WF_SOURCE_DATABASE) {
+        fprintf(f, "id:          %lld\n", (long long)e->id);
+        if (e->created_by)
+            fprintf(f, "created_by:  %lld\n", (long long)e->created_by);
+        else
+            fprintf(f, "created_by:  -\n");
+        fprintf(f, "created_at:  %s\n", e->created_at ? e->created_at : "-");
+        fprintf(f, "updated_at:  %s\n", e->updated_at ? e->updated_at : "-");
+    }
+    const wf_engine *env = snap ? wf_snapshot_find_env(snap, e->name) : NULL;
+    if (e->source == WF_SOURCE_DATABASE && env)
+        fprintf(f, "note:        shadows the environment engine of the same name (%s, %s)\n",
+                env->engine_type, env->api_url);
+}
+
+static int cmd_list(wf_cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"type", required_argument, 0, 't'},  {"active", no_argument, 0, OPT_ACTIVE},
+        {"inactive", no_argument, 0, OPT_INACTIVE}, {"source", required_argument, 0, OPT_SOURCE},
+        {"json", no_argument, 0, OPT_JSON},   {0, 0, 0, 0}};
+    const char *type = NULL, *source = NULL;
+    int active = -1, opt;
+    while ((opt = wf_cli_getopt(c, "engines list", argc, argv, "t:", opts)) != -1) {
+        switch (opt) {
+        case 't': type = optarg; break;
+        case OPT_ACTIVE: active = 1; break;
+        case OPT_INACTIVE: active = 0; break;
+        case OPT_SOURCE: source = optarg; break;
+        case OPT_JSON: c->json = true; break;
+        default: return WF_EXIT_USAGE;
+        }
+    }
+    if (optind < argc)
+        return wf_cli_usage_error(c, "engines list: unexpected argument '%s'", argv[optind]);
+    if (source && strcmp(source, "database") && strcmp(source, "environment"))
+        return wf_cli_usage_error(c, "engines list: --source must be database or environment");
+
+    wf_err err;
+    wf_err_init(&err);
+    int rc = wf_cli_load_registry(c, &err);
+    if (rc < 0)
+        return wf_cli_fail(c, rc, &err, "engines list");
+    wf_snapshot *snap = wf_registry_acquire(c->registry);
+    json_t *arr = c->json ? json_array() : NULL;
+    wf_table t;
+    wf_table_init(&t, 6);
+    wf_table_row(&t, "NAME", "TYPE", "ACTIVE", "API KEY", "SOURCE", "URL");
+    for (size_t i = 0; i < wf_snapshot_count(snap); i++) {
+        const wf_engine *e = wf_snapshot_at(snap, i);
+        if ((type && strcmp(type, e->engine_type)) || (active >= 0 && e->is_active != active) ||
+            (source && strcmp(source, wf_engine_source_name(e->source))))
+            continue;
+        if (arr)
+            json_array_append_new(arr, wf_engine_to_json(e));
+        else
+            wf_table_row(&t, e->name, e->engine_type, e->is_active ? "yes" : "no",
+                         wf_key_status_name(e->key_status), wf_engine_source_name(e->source),
+                         e->api_url);
+    }
+    if (arr)
+        wf_cli_print_json(c, arr);
+    else if (t.nrows == 1)
+        fprintf(c->out, "No engines registered.\n");
+    else
+        wf_table_print(&t, c->out);
+    wf_table_free(&t);
+    json_decref(arr);
+    wf_snapshot_unref(snap);
+    return WF_EXIT_OK;
+}
+
+/* The single NAME argument of show, add, update and remove. */
+static const char *one_name(wf_cli *c, const char *cmd, int argc, char **argv)
+{
+    if (optind >= argc) {
+        wf_cli_usage_error(c, "%s: missing NAME (see --help)", cmd);
+        return NULL;
+    }
+    if (optind + 1 < argc) {
+        wf_cli_usage_error(c, "%s: unexpected argument '%s'", cmd, argv[optind + 1]);
+        return NULL;
+    }
+    return argv[optind];
+}
+
+static int cmd_show(wf_cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
+    int opt;
+    while ((opt = wf_cli_getopt(c, "engines show", argc, argv, "", opts)) != -1) {
+        if (opt != OPT_JSON)
+            return WF_EXIT_USAGE;
+        c->json = true;
+    }
+    const char *name = one_name(c, "engines show", argc, argv);
+    if (!name)
+        return WF_EXIT_USAGE;
+    wf_err err;
+    wf_err_init(&err);
+    int rc = wf_cli_load_registry(c, &err);
+    if (rc < 0)
+        return wf_cli_fail(c, rc, &err, "engines show");
+    wf_snapshot *snap = wf_registry_acquire(c->registry);
+    const wf_engine *e = wf_snapshot_find(snap, name);
+    int code = WF_EXIT_OK;
+    if (!e) {
+        wf_err_set(&err, WF_ERR_NOT_FOUND, "no engine named '%s'", name);
+        code = wf_cli_fail(c, WF_ERR_NOT_FOUND, &err, "engines show");
+    } else if (c->json) {
+        json_t *j = wf_engine_to_json(e);
+        const wf_engine *env = wf_snapshot_find_env(snap, name);
+        if (j && e->source == WF_SOURCE_DATABASE && env)
+            json_object_set_new(j, "shadows_environment_engine", json_true());
+        wf_cli_print_json(c, j);
+        json_decref(j);
+    } else {
+        print_engine(c, e, snap);
+    }
+    wf_snapshot_unref(snap);
+    return code;
+}
+
+/* Parses the options of add and update into a patch. *key_from says where to read the
+ * key. Returns 0 or WF_EXIT_USAGE (after printing why). */
+static int parse_engine_opts(wf_cli *c, const char *cmd, bool is_update, int argc, char **argv,
+                             wf_engine_patch *p, key_source *key_from)
+{
+    static const struct option opts[] = {
+        {"type", required_argument, 0, 't'},       {"url", required_argument, 0, 'u'},
+        {"config", required_argument, 0, 'c'},     {"name", required_argument, 0, OPT_NAME},
+        {"active", no_argument, 0, OPT_ACTIVE},    {"inactive", no_argument, 0, OPT_INACTIVE},
+        {"api-key-stdin", no_argument, 0, OPT_KEY_STDIN},
+        {"api-key-prompt", no_argument, 0, OPT_KEY_PROMPT},
+        {"remove-api-key", no_argument, 0, OPT_KEY_REMOVE},
+        {"api-key", optional_argument, 0, OPT_KEY_ARG},
+        {"json", no_argument, 0, OPT_JSON},        {0, 0, 0, 0}};
+    int opt, nkey = 0;
+    *key_from = KEY_FROM_NONE;
+    while ((opt = wf_cli_getopt(c, cmd, argc, argv, "t:u:c:", opts)) != -1) {
+        switch (opt) {
+        case 't': p->engine_type = optarg; break;
+        case 'u': p->api_url = optarg; break;
+        case 'c': p->config = optarg; break;
+        case OPT_ACTIVE: p->active = 1; break;
+        case OPT_INACTIVE: p->active = 0; break;
+        case OPT_JSON: c->json = true; break;
+        case OPT_KEY_ARG: wf_cli_usage_error(c, "%s: %s", cmd, key_arg_msg); return WF_EXIT_USAGE;
+        case OPT_KEY_STDIN: *key_from = KEY_FROM_STDIN; p->key_op = WF_KEYOP_SET; nkey++; break;
+        case OPT_KEY_PROMPT: *key_from = KEY_FROM_PROMPT; p->key_op = WF_KEYOP_SET; nkey++; break;
+        case OPT_NAME:
+        case OPT_KEY_REMOVE:
+            if (!is_update)
+                return wf_cli_usage_error(c, "%s: %s is for 'engines update'", cmd,
+                                          argv[optind - 1]);
+            if (opt == OPT_NAME)
+                p->name = optarg;
+            else {
+                p->key_op = WF_KEYOP_REMOVE;
+                nkey++;
+            }
+            break;
+        default: return WF_EXIT_USAGE;
+        }
+    }
+    if (nkey > 1)
+        return wf_cli_usage_error(c, "%s: choose one of --api-key-stdin, --api-key-prompt "
+                                     "and --remove-api-key", cmd);
+    return 0;
+}
+
+/* Reads the key the options asked for into key (a secret buffer) and points p at it. */
+static int read_key(key_source from, wf_engine_patch *p, wf_buf *key, wf_err *err)
+{
+    int rc = 0;
+    if (from == KEY_FROM_STDIN)
+        rc = wf_cli_read_secret_stdin(key, err);
+    else if (from == KEY_FROM_PROMPT)
+        rc = wf_cli_read_secret_prompt("API key: ", key, err);
+    if (rc == 0 && from != KEY_FROM_NONE) {
+        p->api_key = wf_buf_cstr(key);
+        p->api_key_len = key->len;
+    }
+    return rc;
+}
+
+static void report_written(wf_cli *c, const char *verb, const wf_engine *e)
+{
+    if (c->json) {
+        json_t *j = wf_engine_to_json(e);
+        wf_cli_print_json(c, j);
+        json_decref(j);
+        return;
+    }
+    fprintf(c->out, "%s engine '%s' (%s, %s, %s, API key %s)\n", verb, e->name, e->engine_type,
+            e->api_url, e->is_active ? "active" : "inactive",
+            wf_engine_has_api_key(e) ? "set" : "not set");
+}
+
+static int cmd_write(wf_cli *c, int argc, char **argv, bool is_update)
+{
+    const char *cmd = is_update ? "engines update" : "engines add";
+    wf_engine_patch p = WF_ENGINE_PATCH_INIT;
+    key_source from;
+    int code = parse_engine_opts(c, cmd, is_update, argc, argv, &p, &from);
+    if (code)
+        return code;
+    const char *name = one_name(c, cmd, argc, argv);
+    if (!name)
+        return WF_EXIT_USAGE;
+    if (is_update && !p.name && !p.engine_type && !p.api_url && !p.config && p.active < 0 &&
+        p.key_op == WF_KEYOP_KEEP)
+        return wf_cli_usage_error(c, "%s: nothing to change (see --help)", cmd);
+    if (!is_update)
+        p.name = name;
+
+    wf_err err;
+    wf_err_init(&err);
+    wf_buf key;
+    wf_buf_init_secret(&key);
+    wf_engine *e = NULL;
+    wf_snapshot *snap = NULL;
+    int rc = wf_cli_load_registry(c, &err);
+    if (rc == 0)
+        rc = read_key(from, &p, &key, &err);
+    if (rc < 0)
+        goto done;
+    snap = wf_registry_acquire(c->registry);
+    if (is_update)
+        rc = wf_writes_update(c->store, c->keyring, snap, name, &p, &e, &err);
+    else
+        rc = wf_writes_create(c->store, c->keyring, &p, 0, &e, &err);
+    if (rc < 0)
+        goto done;
+    report_written(c, is_update ? "Updated" : "Added", e);
+    if (wf_snapshot_find_env(snap, e->name))
+        fprintf(c->errout, "wfreg: note: '%s' now shadows the environment engine of the same "
+                           "name\n", e->name);
+done:
+    if (rc < 0)
+        code = wf_cli_fail(c, rc, &err, cmd);
+    wf_buf_wipe(&key);
+    wf_engine_free(e);
+    wf_snapshot_unref(snap);
+    return code;
+}
+
+static int cmd_remove(wf_cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{0, 0, 0, 0}};
+    int opt;
+    while ((opt = wf_cli_getopt(c, "engines remove", argc, argv, "", opts)) != -1)
+        return WF_EXIT_USAGE;
+    const char *name = one_name(c, "engines remove", argc, argv);
+    if (!name)
+        return WF_EXIT_USAGE;
+    wf_err err;
+    wf_err_init(&err);
+    int rc = wf_cli_load_registry(c, &err);
+    if (rc < 0)
+        return wf_cli_fail(c, rc, &err, "engines remove");
+    wf_snapshot *snap = wf_registry_acquire(c->registry);
+    rc = wf_writes_delete(c->store, snap, name, &err);
+    wf_snapshot_unref(snap);
+    if (rc < 0)
+        return wf_cli_fail(c, rc, &err, "engines remove");
+    fprintf(c->out, "Removed engine '%s'\n", name);
+    return WF_EXIT_OK;
+}
+
+int wf_cmd_engines(wf_cli *c, int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        fputs(engines_usage, argc < 2 ? c->errout : c->out);
+        return argc < 2 ? WF_EXIT_USAGE : WF_EXIT_OK;
+    }
+    if (wf_cli_wants_help(argc - 1, argv + 1)) {
+        fputs(engines_usage, c->out);
+        return WF_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    argc--;
+    argv++;
+    optind = 1;
+    if (!strcmp(sub, "list"))
+        return cmd_list(c, argc, argv);
+    if (!strcmp(sub, "show"))
+        return cmd_show(c, argc, argv);
+    if (!strcmp(sub, "add"))
+        return cmd_write(c, argc, argv, false);
+    if (!strcmp(sub, "update"))
+        return cmd_write(c, argc, argv, true);
+    if (!strcmp(sub, "remove") || !strcmp(sub, "rm"))
+        return cmd_remove(c, argc, argv);
+    if (!strcmp(sub, "export"))
+        return wf_cmd_engines_export(c, argc, argv);
+    if (!strcmp(sub, "import"))
+        return wf_cmd_engines_import(c, argc, argv);
+    return wf_cli_usage_error(c, "engines: unknown subcommand '%s' (see wfreg engines --help)",
+                              sub);
+}

@@ -1,0 +1,199 @@
+/*
+ * migrate_cmd.c: `wfreg migrate status | up | down | verify`, the deployment steps of the
+ * checklist (check the current version, upgrade to head or print the SQL for a DBA,
+ * verify, roll back) as wfreg does them.
+ */
+#include "cli.h"
+#include "store/migrate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char migrate_usage[] =
+    "Usage: wfreg migrate SUBCOMMAND [ARGS]\n"
+    "\n"
+    "  status [--json]        every migration, applied or pending, and the current version\n"
+    "  up [REV] [--sql]       apply pending migrations up to REV (default: head);\n"
+    "                         --sql prints the SQL a DBA would run by hand and writes nothing\n"
+    "  down [REV] [--force]   revert migrations newer than REV (default: the last one);\n"
+    "                         refuses to drop registered engines without --force\n"
+    "  verify                 check version, tables, columns and indexes (exit 1 if not)\n";
+
+enum { OPT_JSON = 400, OPT_SQL, OPT_FORCE };
+
+static const char *state_word(const wf_migration_state *m)
+{
+    if (!m->is_known)
+        return "applied, unknown to this wfreg";
+    if (!m->is_applied)
+        return "pending";
+    return m->checksum_matches ? "applied" : "applied, CHECKSUM MISMATCH";
+}
+
+static int cmd_status(wf_cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
+    int opt;
+    while ((opt = wf_cli_getopt(c, "migrate status", argc, argv, "", opts)) != -1) {
+        if (opt != OPT_JSON)
+            return WF_EXIT_USAGE;
+        c->json = true;
+    }
+    if (optind < argc)
+        return wf_cli_usage_error(c, "migrate status: unexpected argument '%s'", argv[optind]);
+    wf_err err;
+    wf_err_init(&err);
+    wf_migration_state *st = NULL;
+    size_t n = 0;
+    char cur[32] = "";
+    int rc = wf_cli_open_store(c, false, &err);
+    if (rc == 0)
+        rc = wf_migrate_status(c->store, &st, &n, &err);
+    if (rc == 0)
+        rc = wf_migrate_current(c->store, cur, &err);
+    if (rc < 0)
+        return wf_cli_fail(c, rc, &err, "migrate status");
+    bool at_head = !strcmp(cur, wf_migrate_head());
+    if (c->json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(
+                arr, json_pack("{s:s, s:s, s:b, s:b, s:b, s:s?}", "version", st[i].version,
+                               "name", st[i].name, "applied", st[i].is_applied, "known",
+                               st[i].is_known, "checksum_ok", st[i].checksum_matches,
+                               "applied_at", st[i].applied_at[0] ? st[i].applied_at : NULL));
+        json_t *doc = json_pack("{s:s?, s:s, s:b, s:o}", "current", cur[0] ? cur : NULL,
+                                "head", wf_migrate_head(), "at_head", at_head, "migrations", arr);
+        wf_cli_print_json(c, doc);
+        json_decref(doc);
+    } else {
+        wf_table t;
+        wf_table_init(&t, 4);
+        wf_table_row(&t, "VERSION", "NAME", "STATE", "APPLIED AT");
+        for (size_t i = 0; i < n; i++)
+            wf_table_row(&t, st[i].version, st[i].name, state_word(&st[i]),
+                         st[i].applied_at[0] ? st[i].applied_at : "-");
+        wf_table_print(&t, c->out);
+        wf_table_free(&t);
+        fprintf(c->out, "\ncurrent: %s   head: %s   %s\n", cur[0] ? cur : "none",
+                wf_migrate_head(), at_head ? "(up to date)" : "(run 'wfreg migrate up')");
+    }
+    free(st);
+    return WF_EXIT_OK;
+}
+
+static int cmd_up(wf_cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"sql", no_argument, 0, OPT_SQL}, {0, 0, 0, 0}};
+    bool sql = false;
+    int opt;
+    while ((opt = wf_cli_getopt(c, "migrate up", argc, argv, "", opts)) != -1) {
+        if (opt != OPT_SQL)
+            return WF_EXIT_USAGE;
+        sql = true;
+    }
+    if (optind + 1 < argc)
+        return wf_cli_usage_error(c, "migrate up: unexpected argument '%s'", argv[optind + 1]);
+    const char *target = optind < argc ? argv[optind] : NULL;
+    wf_err err;
+    wf_err_init(&err);
+    int rc = wf_cli_open_store(c, false, &err);
+    if (rc < 0)
+        return wf_cli_fail(c, rc, &err, "migrate up");
+    if (sql) {
+        wf_buf out = WF_BUF_INIT;
+        rc = wf_migrate_up_sql(c->store, target, &out, &err);
+        if (rc == 0)
+            fputs(wf_buf_cstr(&out), c->out);
+        wf_buf_free(&out);
+        return rc < 0 ? wf_cli_fail(c, rc, &err, "migrate up --sql") : WF_EXIT_OK;
+    }
+    size_t applied = 0;
+    rc = wf_migrate_up(c->store, target, &applied, &err);
+    if (rc < 0)
+        return wf_cli_fail(c, rc, &err, "migrate up");
+    char cur[32] = "";
+    wf_migrate_current(c->store, cur, NULL);
+    if (applied)
+        fprintf(c->out, "Applied %zu migration(s); the schema is at %s\n", applied, cur);
+    else
+        fprintf(c->out, "Nothing to apply; the schema is at %s\n", cur[0] ? cur : "none");
+    return WF_EXIT_OK;
+}
+
+static int cmd_down(wf_cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{"force", no_argument, 0, OPT_FORCE}, {0, 0, 0, 0}};
+    bool force = false;
+    int opt;
+    while ((opt = wf_cli_getopt(c, "migrate down", argc, argv, "", opts)) != -1) {
+        if (opt != OPT_FORCE)
+            return WF_EXIT_USAGE;
+        force = true;
+    }
+    if (optind + 1 < argc)
+        return wf_cli_usage_error(c, "migrate down: unexpected argument '%s'", argv[optind + 1]);
+    const char *target = optind < argc ? argv[optind] : NULL;
+    wf_err err;
+    wf_err_init(&err);
+    size_t reverted = 0;
+    int rc = wf_cli_open_store(c, false, &err);
+    if (rc == 0)
+        rc = wf_migrate_down(c->store, target, force, &reverted, &err);
+    if (rc < 0)
+        return wf_cli_fail(c, rc, &err, "migrate down");
+    char cur[32] = "";
+    wf_migrate_current(c->store, cur, NULL);
+    fprintf(c->out, "Reverted %zu migration(s); the schema is at %s\n", reverted,
+            cur[0] ? cur : "no version");
+    return WF_EXIT_OK;
+}
+
+static int cmd_verify(wf_cli *c, int argc, char **argv)
+{
+    static const struct option opts[] = {{0, 0, 0, 0}};
+    if (wf_cli_getopt(c, "migrate verify", argc, argv, "", opts) != -1)
+        return WF_EXIT_USAGE;
+    if (optind < argc)
+        return wf_cli_usage_error(c, "migrate verify: unexpected argument '%s'", argv[optind]);
+    wf_err err;
+    wf_err_init(&err);
+    wf_buf report = WF_BUF_INIT;
+    int rc = wf_cli_open_store(c, false, &err);
+    if (rc < 0)
+        return wf_cli_fail(c, rc, &err, "migrate verify");
+    rc = wf_migrate_verify(c->store, &report, &err);
+    fputs(wf_buf_cstr(&report), c->out);
+    bool checked = report.len > 0; /* else the database could not be read at all */
+    wf_buf_free(&report);
+    if (rc < 0 && !checked)
+        return wf_cli_fail(c, rc, &err, "migrate verify");
+    if (rc < 0) {
+        fprintf(c->errout, "wfreg: migrate verify: the schema does not match\n");
+        return WF_EXIT_FAIL;
+    }
+    fprintf(c->out, "The schema is as expected.\n");
+    return WF_EXIT_OK;
+}
+
+int wf_cmd_migrate(wf_cli *c, int argc, char **argv)
+{
+    if (argc < 2 || wf_cli_wants_help(argc, argv)) {
+        fputs(migrate_usage, argc < 2 ? c->errout : c->out);
+        return argc < 2 ? WF_EXIT_USAGE : WF_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    argc--;
+    argv++;
+    optind = 1;
+    if (!strcmp(sub, "status"))
+        return cmd_status(c, argc, argv);
+    if (!strcmp(sub, "up"))
+        return cmd_up(c, argc, argv);
+    if (!strcmp(sub, "down"))
+        return cmd_down(c, argc, argv);
+    if (!strcmp(sub, "verify"))
+        return cmd_verify(c, argc, argv);
+    return wf_cli_usage_error(c, "migrate: unknown subcommand '%s' (see wfreg migrate --help)",
+                              sub);
+}

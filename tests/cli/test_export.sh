@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Export and import: without keys, with keys wrapped under a separate export key, into
+# a database with another SECRET_KEY; dry runs and bad files write nothing.
+. "$(dirname "$0")/lib.sh"
+MARK="EXPMARK-0d9b44"
+export SECRET_KEY="source-secret"
+run migrate up
+run_in "$MARK-1" engines add n1 --type n8n --url http://127.0.0.1:1 --api-key-stdin --config '{"timeout_ms":2500}'
+run engines add p1 --type prefect --url http://127.0.0.1:2 --inactive
+export N8N_API_URL=http://127.0.0.1:5678 N8N_API_KEY="$MARK-env"
+
+run engines export
+expect_code 0 "export to standard output"
+expect_eq "$(json_get "$OUT" '$.format')" "wfreg-engines" "the export's format"
+expect_eq "$(json_len "$(json_get "$OUT" '$.engines')")" "2" "environment engines are not exported"
+expect_none "api_key_wrapped" "no keys without --with-keys"
+expect_none "$MARK" "no key in clear"
+expect_none "gAAAAA" "not even the database's tokens"
+expect_eq "$(json_get "$OUT" '$.engines[0].config.timeout_ms')" "2500" "config exported"
+
+run engines export --with-keys
+expect_code 2 "--with-keys needs an export key file"
+run keys generate
+printf '%s\n' "$OUT" > "$TMP/export.key"
+printf 'not a key\n' > "$TMP/bad.key"
+run engines export --with-keys --export-key-file "$TMP/bad.key"
+expect_code 3 "a bad export key file"
+run engines export --with-keys --export-key-file "$TMP/export.key" -o "$TMP/engines.json"
+expect_code 0 "export --with-keys to a file"
+expect_eq "$(stat -c %a "$TMP/engines.json")" "600" "the export file is private"
+if grep -qF "$MARK" "$TMP/engines.json"; then bad "the export holds a key in clear"; else ok; fi
+wrapped=$(json_get "$(cat "$TMP/engines.json")" '$.engines[0].api_key_wrapped')
+stored=$(sql "SELECT api_key_encrypted FROM workflow_engines WHERE name='n1'")
+case "$wrapped" in gAAAAA*) ok ;; *) bad "the key is wrapped as a Fernet token" ;; esac
+if [ "$wrapped" != "$stored" ]; then ok; else bad "the export does not reuse the database token"; fi
+# The wrapped key does not open with the database's own key.
+printf '%s' "$SECRET_KEY" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' > "$TMP/db.key"
+run engines import "$TMP/engines.json" --export-key-file "$TMP/db.key" --dry-run
+expect_code 2 "the database's key does not open an export"
+expect_err "does not open" "the wrong export key is explained"
+
+# Import into a new database under a different SECRET_KEY.
+export DATABASE_URL="sqlite:$TMP/other.db" SECRET_KEY="target-secret"
+unset N8N_API_URL N8N_API_KEY
+run migrate up
+run engines import "$TMP/engines.json"
+expect_code 2 "import of wrapped keys needs the export key file"
+expect_err "export-key-file" "the missing key file is named"
+run engines import "$TMP/engines.json" --export-key-file "$TMP/export.key" --dry-run
+expect_code 0 "import --dry-run"
+expect_out "create" "the dry run plans creates"
+expect_out "dry run" "the dry run says so"
+expect_eq "$(sqlite3 "$TMP/other.db" "SELECT count(*) FROM workflow_engines")" "0" "the dry run writes nothing"
+run engines import "$TMP/engines.json" --export-key-file "$TMP/export.key"
+expect_code 0 "import"
+expect_eq "$(sqlite3 "$TMP/other.db" "SELECT count(*) FROM workflow_engines")" "2" "import created both"
+run keys check
+expect_code 0 "the imported key opens under the target's key"
+run engines show n1 --json
+expect_eq "$(json_get "$OUT" '$.config.timeout_ms')" "2500" "config imported"
+run engines show p1 --json
+expect_eq "$(json_get "$OUT" '$.active')" "0" "active flag imported"
+run engines import "$TMP/engines.json" --export-key-file "$TMP/export.key"
+expect_code 0 "a second import"
+expect_out "2 unchanged" "a second import changes nothing"
+
+# Import updates by name and keeps a key when the file has none.
+run engines export -o "$TMP/nokeys.json"
+sed -i 's#http://127.0.0.1:2#http://127.0.0.1:22#' "$TMP/nokeys.json"
+run engines import "$TMP/nokeys.json"
+expect_code 0 "import an update"
+expect_out "update    p1" "p1 is updated"
+expect_eq "$(sqlite3 "$TMP/other.db" "SELECT api_url FROM workflow_engines WHERE name='p1'")" "http://127.0.0.1:22" "the update is stored"
+expect_eq "$(sqlite3 "$TMP/other.db" "SELECT api_key_encrypted IS NOT NULL FROM workflow_engines WHERE name='n1'")" "1" "a key absent from the file is kept"
+
+# A bad file: every problem reported, nothing written.
+cat > "$TMP/bad.json" <<'JSON'
+{"format": "wfreg-engines", "version": 1, "engines": [
+  {"name": "ok-one", "engine_type": "n8n", "api_url": "http://127.0.0.1:7"},
+  {"name": "Bad Name", "engine_type": "n8n", "api_url": "http://127.0.0.1:8"},
+  {"name": "bad-url", "engine_type": "n8n", "api_url": "gopher://x"},
+  {"name": "bad-type", "engine_type": "airflow", "api_url": "http://127.0.0.1:9", "active": "yes"}
+]}
+JSON
+run engines import "$TMP/bad.json"
+expect_code 2 "an invalid import"
+expect_err "engines[1] (Bad Name)" "the bad name is reported"
+expect_err "engines[2] (bad-url)" "the bad URL is reported"
+expect_err "engines[3] (bad-type)" "the bad type is reported"
+expect_err "nothing was written" "the import says nothing was written"
+expect_eq "$(sqlite3 "$TMP/other.db" "SELECT count(*) FROM workflow_engines WHERE name='ok-one'")" "0" "a bad import writes nothing"
+printf '{"format":"x"}' > "$TMP/notours.json"
+run engines import "$TMP/notours.json"
+expect_code 2 "a file that is not an export"
+printf '{"format":"wfreg-engines","version":1,"engines":[],"engines":[]}' > "$TMP/dup.json"
+run engines import "$TMP/dup.json"
+expect_code 2 "duplicate JSON keys are refused"
+run engines import "$TMP/missing.json"
+expect_code 1 "a missing file"
+
+finish

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The deployment steps: status, up, up --sql, verify, down (and its refusal), checksums.
+. "$(dirname "$0")/lib.sh"
+export SECRET_KEY="migrate-test-secret"
+
+run engines list
+expect_code 3 "engines on an unmigrated database"
+expect_err "wfreg migrate up" "an unmigrated database says what to run"
+
+run migrate status
+expect_code 0 "status on a fresh database"
+expect_out "pending" "fresh migrations are pending"
+expect_out "current: none" "no current version"
+
+run migrate up --sql
+expect_code 0 "up --sql"
+expect_out "BEGIN;" "up --sql opens a transaction"
+expect_out "COMMIT;" "up --sql commits"
+for ix in ix_workflow_engines_id ix_workflow_engines_name ix_workflow_engines_engine_type ix_workflow_engines_active; do
+  expect_out "$ix" "up --sql creates $ix"
+done
+expect_out "wfreg_migrations" "up --sql records the version"
+expect_eq "$(sql "SELECT count(*) FROM sqlite_master WHERE name='workflow_engines'")" "0" "up --sql wrote nothing"
+
+# The printed SQL, run by hand, gives a database that verify accepts.
+printf '%s\n' "$OUT" > "$TMP/up.sql"
+sqlite3 "$TMP/byhand.db" < "$TMP/up.sql"
+DATABASE_URL="sqlite:$TMP/byhand.db" run migrate verify
+expect_code 0 "the SQL of up --sql, applied by hand, verifies"
+
+run migrate up
+expect_code 0 "up"
+expect_out "Applied 2 migration(s)" "up applies both migrations"
+run migrate up
+expect_code 0 "a second up"
+expect_out "Nothing to apply" "a second up applies nothing"
+
+run migrate status --json
+expect_code 0 "status --json"
+expect_eq "$(json_get "$OUT" '$.at_head')" "1" "status --json says at head"
+
+run migrate verify
+expect_code 0 "verify at head"
+expect_out "ix_workflow_engines_active" "verify names the indexes"
+
+# The table as the checklist creates it: columns, defaults, foreign key.
+cols=$(sql "SELECT group_concat(name, ',') FROM pragma_table_info('workflow_engines')")
+expect_eq "$cols" "id,name,engine_type,api_url,api_key_encrypted,active,config,created_by,created_at,updated_at" "the checklist's columns, in order"
+expect_eq "$(sql "SELECT \"table\" || '.' || \"to\" FROM pragma_foreign_key_list('workflow_engines')")" "app_users.id" "created_by references app_users(id)"
+expect_eq "$(sql "SELECT \"unique\" FROM pragma_index_list('workflow_engines') WHERE name='ix_workflow_engines_name'")" "1" "the name index is unique"
+
+sql "DROP INDEX ix_workflow_engines_active"
+run migrate verify
+expect_code 1 "verify catches a missing index"
+expect_out "ix_workflow_engines_active" "verify names the missing index"
+sql "CREATE INDEX ix_workflow_engines_active ON workflow_engines(active)"
+
+run_in "k-123456" engines add one --type n8n --url http://127.0.0.1:5678 --api-key-stdin
+expect_code 0 "add an engine"
+run migrate down
+expect_code 2 "down refuses to drop registered engines"
+expect_err "--force" "down says how to force"
+expect_eq "$(sql "SELECT count(*) FROM workflow_engines")" "1" "the refused down dropped nothing"
+
+sql "UPDATE wfreg_migrations SET checksum='0000' WHERE version='0002'"
+run migrate up
+expect_code 3 "up refuses an edited migration"
+expect_err "0002" "the edited migration is named"
+run migrate status
+expect_out "CHECKSUM MISMATCH" "status shows the mismatch"
+run migrate verify
+expect_code 1 "verify fails on a checksum mismatch"
+sql "UPDATE wfreg_migrations SET checksum=(SELECT checksum FROM wfreg_migrations WHERE version='0001') WHERE version='0002'"
+
+run migrate down --force
+expect_code 0 "down --force"
+expect_eq "$(sql "SELECT count(*) FROM sqlite_master WHERE name='workflow_engines'")" "0" "down dropped the table"
+run migrate status
+expect_out "current: 0001" "down went back one version"
+run migrate down 0000
+expect_code 0 "down to the base"
+run migrate up 0001
+expect_code 0 "up to a target"
+run migrate status --json
+expect_eq "$(json_get "$OUT" '$.current')" "0001" "up stopped at the target"
+run migrate up 9999
+expect_code 1 "up to an unknown revision"
+
+finish
