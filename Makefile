@@ -6,18 +6,21 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all build deps run test test-fast asan clean format
+.PHONY: all configure build deps run test test-fast asan clean format
 
 all: build
 
 deps:
 	@scripts/install-deps.sh
 
-build:
+configure:
 	@cmake -S . -B $(BUILD) -DWFREG_WERROR=ON >/dev/null
-	@cmake --build $(BUILD) -j $(JOBS)
 
-run: deps build
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
+
+run: deps configure
+	@cmake --build $(BUILD) -j $(JOBS) --target wfreg -- --no-print-directory
 	@scripts/run.sh $(BUILD)/wfreg
 
 test: deps build
@@ -29,7 +32,7 @@ test-fast: build
 
 asan:
 	@cmake -S . -B $(ASAN_BUILD) -DWFREG_WERROR=ON -DWFREG_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+	@cmake --build $(ASAN_BUILD) -j $(JOBS) -- --no-print-directory
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|integration'
 
 format:

@@ -5,7 +5,7 @@
  */
 #include "cli.h"
 #include "store/migrate.h"
-#include "writes.h"
+#include "store/writes.h"
 
 #include <stdarg.h>
 #include <string.h>
@@ -114,8 +114,8 @@ static void check_engines(check_state *st)
     else
         line(st, "keys", "ok", "%zu stored API key(s), all readable", with_key);
     line(st, "environment", c->env_invalid ? "FAIL" : "ok",
-         "%zu engine(s) from the environment, %zu invalid (see the log lines above)",
-         c->env_engines, c->env_invalid);
+         "%zu engine(s) from the environment, %zu invalid %s",
+         c->env_engines, c->env_invalid, c->env_invalid ? " (see the log lines above)" : "");
     line(st, "registry", "ok", "%zu engine(s), %zu active", wf_snapshot_count(snap),
          wf_snapshot_count_active(snap));
     wf_buf_free(&names);

@@ -6,7 +6,7 @@
 #include "cli.h"
 
 #include "store/migrate.h"
-#include "writes.h"
+#include "store/writes.h"
 
 #include <errno.h>
 #include <fcntl.h>

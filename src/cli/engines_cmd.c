@@ -6,7 +6,7 @@
  * the shell's history.
  */
 #include "cli.h"
-#include "writes.h"
+#include "store/writes.h"
 
 #include <stdlib.h>
 #include <string.h>

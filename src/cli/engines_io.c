@@ -12,7 +12,7 @@
  */
 #include "cli.h"
 #include "crypto/fernet.h"
-#include "writes.h"
+#include "store/writes.h"
 
 #include <errno.h>
 #include <fcntl.h>

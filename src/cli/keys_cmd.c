@@ -8,7 +8,7 @@
  */
 #include "cli.h"
 #include "crypto/fernet.h"
-#include "writes.h"
+#include "store/writes.h"
 
 #include <string.h>
 
