@@ -279,8 +279,9 @@ static char *col_timestamp(sqlite3_stmt *st, int i, bool *ok)
         is_time = true;
     } else if (type == SQLITE_FLOAT) {
         double v = sqlite3_column_double(st, i);
-        /* julianday() values are near 2.4 million; anything larger is Unix seconds */
-        t = (time_t)(v < 1e7 ? (v - 2440587.5) * 86400.0 : v);
+        /* julianday() values are near 2.4 million; anything larger is Unix seconds.
+         * Rounded to the nearest second: a Julian day is inexact in binary. */
+        t = (time_t)((v < 1e7 ? (v - 2440587.5) * 86400.0 : v) + 0.5);
         is_time = true;
     } else if (type != SQLITE_NULL) {
         is_time = parse_timestamp((const char *)sqlite3_column_text(st, i), &t);

@@ -1,0 +1,580 @@
+/*
+ * test_store_sqlite.c: the SQLite backend on real database files: opening (folders,
+ * pragmas, URLs), the engine rows (insert, get, list, update, rename, delete, conflicts,
+ * the created_by foreign key, key compare-and-set), transactions, rows left by other
+ * programs, and schema introspection.
+ */
+#include "store/migrate.h"
+#include "store/store.h"
+#include "store_fixture.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* A fresh database at head for each test. */
+static int setup(void **state)
+{
+    fixture *f = fixture_new();
+    if (!f)
+        return -1;
+    wf_err err;
+    wf_err_init(&err);
+    if (wf_migrate_up(f->s, NULL, NULL, &err) != 0) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        fixture_free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture_free(*state);
+    return 0;
+}
+
+static wf_store *store_of(void **state)
+{
+    return ((fixture *)*state)->s;
+}
+
+/* Inserts a test engine and returns its id. */
+static int64_t add(wf_store *s, const char *name, const char *token)
+{
+    wf_engine *e = test_engine(name, token);
+    wf_err err;
+    int64_t id = 0;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_engine_insert(s, e, &id, &err), 0);
+    wf_engine_free(e);
+    assert_true(id > 0);
+    return id;
+}
+
+static int64_t count(wf_store *s)
+{
+    int64_t n = -1;
+    assert_int_equal(wf_store_engine_count(s, &n, NULL), 0);
+    return n;
+}
+
+static void assert_iso_utc(const char *ts)
+{
+    assert_non_null(ts);
+    assert_int_equal(strlen(ts), 20);
+    assert_true(ts[4] == '-' && ts[10] == 'T' && ts[13] == ':' && ts[19] == 'Z');
+}
+
+/* ---- opening ---- */
+
+static void test_open_creates_folder(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new();
+    assert_non_null(f);
+    char path[700], url[720];
+    snprintf(path, sizeof path, "%s/var/nested/wfreg.db", f->dir);
+    snprintf(url, sizeof url, "sqlite:%s", path);
+    wf_store *s = NULL;
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_open(url, &s, &err), 0);
+    assert_string_equal(wf_store_dialect(s), "sqlite");
+    assert_int_equal(wf_store_exec(s, "CREATE TABLE t (x)", &err), 0);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(sb.st_mode & 077, 0); /* the file is the owner's only */
+    wf_store_close(s);
+    fixture_free(f);
+}
+
+static void test_open_relative_path(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new();
+    assert_non_null(f);
+    char cwd[1024];
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(f->dir), 0);
+    wf_store *s = NULL;
+    int rc = wf_store_open("sqlite:./var/wfreg.db", &s, NULL);
+    wf_store_close(s);
+    int exists = access("var/wfreg.db", F_OK);
+    assert_int_equal(chdir(cwd), 0);
+    assert_int_equal(rc, 0);
+    assert_int_equal(exists, 0);
+    fixture_free(f);
+}
+
+static void test_pragmas(void **state)
+{
+    fixture *f = *state;
+    /* WAL is a property of the file: another connection sees it */
+    char *mode = side_query(f->path, "PRAGMA journal_mode");
+    assert_non_null(mode);
+    assert_string_equal(mode, "wal");
+    free(mode);
+    /* foreign_keys is per connection: see it enforced on ours */
+    wf_err err;
+    wf_err_init(&err);
+    wf_engine *e = test_engine("orphan", NULL);
+    e->created_by = 42;
+    assert_int_equal(wf_store_engine_insert(f->s, e, NULL, &err), WF_ERR_CONFLICT);
+    assert_non_null(strstr(err.msg, "created_by"));
+    wf_engine_free(e);
+}
+
+static void test_open_memory(void **state)
+{
+    (void)state;
+    wf_store *s = NULL;
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_open("sqlite::memory:", &s, &err), 0);
+    assert_int_equal(wf_migrate_up(s, NULL, NULL, &err), 0);
+    add(s, "mem", NULL);
+    assert_int_equal(count(s), 1);
+    wf_store_close(s);
+}
+
+static void test_open_bad_urls(void **state)
+{
+    (void)state;
+    wf_store *s = NULL;
+    wf_err err;
+    const char *pg[] = {"postgresql://wfreg:s3cr3tpw@db.internal/wfreg",
+                        "postgres://wfreg:s3cr3tpw@db/wfreg"};
+    for (size_t i = 0; i < 2; i++) {
+        wf_err_init(&err);
+        assert_int_equal(wf_store_open(pg[i], &s, &err), WF_ERR_DB);
+        assert_null(s);
+        assert_non_null(strstr(err.msg, "PostgreSQL is not supported yet"));
+        assert_null(strstr(err.msg, "s3cr3tpw"));
+        assert_null(strstr(err.msg, "db.internal"));
+    }
+    wf_err_init(&err);
+    assert_int_equal(wf_store_open("mysql://root:s3cr3tpw@h/x", &s, &err), WF_ERR_INVALID);
+    assert_string_equal(err.msg, "DATABASE_URL: must start with sqlite: or postgresql://");
+    wf_err_init(&err);
+    assert_int_equal(wf_store_open("sqlite:", &s, &err), WF_ERR_INVALID);
+}
+
+/* ---- engines ---- */
+
+static void test_insert_get(void **state)
+{
+    wf_store *s = store_of(state);
+    wf_engine *e = test_engine("n8n-prod", "gAAAAAtoken");
+    free(e->config);
+    e->config = strdup("{\"timeout_ms\":5000}");
+    e->is_active = false;
+    int64_t id = 0;
+    assert_int_equal(wf_store_engine_insert(s, e, &id, NULL), 0);
+    wf_engine_free(e);
+
+    wf_engine *g = NULL;
+    assert_int_equal(wf_store_engine_get(s, "n8n-prod", &g, NULL), 0);
+    assert_int_equal(g->id, id);
+    assert_string_equal(g->name, "n8n-prod");
+    assert_string_equal(g->engine_type, "n8n");
+    assert_string_equal(g->api_url, "http://n8n.internal:5678");
+    assert_string_equal(g->api_key_encrypted, "gAAAAAtoken");
+    assert_false(g->is_active);
+    assert_string_equal(g->config, "{\"timeout_ms\":5000}");
+    assert_int_equal(g->created_by, 0);
+    assert_iso_utc(g->created_at);
+    assert_iso_utc(g->updated_at);
+    assert_int_equal(g->source, WF_SOURCE_DATABASE);
+    assert_int_equal(g->key_status, WF_KEY_UNCHECKED);
+    wf_engine_free(g);
+
+    add(s, "keyless", NULL);
+    assert_int_equal(wf_store_engine_get(s, "keyless", &g, NULL), 0);
+    assert_null(g->api_key_encrypted);
+    assert_int_equal(g->key_status, WF_KEY_NONE);
+    assert_string_equal(g->config, "{}");
+    assert_true(g->is_active);
+    wf_engine_free(g);
+}
+
+static void test_get_not_found(void **state)
+{
+    wf_engine *g = NULL;
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_engine_get(store_of(state), "nope", &g, &err), WF_ERR_NOT_FOUND);
+    assert_null(g);
+    assert_non_null(strstr(err.msg, "nope"));
+}
+
+static void test_list_ordered_by_name(void **state)
+{
+    wf_store *s = store_of(state);
+    add(s, "zeta", NULL);
+    add(s, "alpha", "tok");
+    add(s, "mid", NULL);
+    wf_engine **v = NULL;
+    size_t n = 0;
+    assert_int_equal(wf_store_engine_list(s, &v, &n, NULL), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(v[0]->name, "alpha");
+    assert_string_equal(v[1]->name, "mid");
+    assert_string_equal(v[2]->name, "zeta");
+    assert_int_equal(v[0]->key_status, WF_KEY_UNCHECKED);
+    assert_int_equal(v[1]->key_status, WF_KEY_NONE);
+    for (size_t i = 0; i < n; i++)
+        wf_engine_free(v[i]);
+    free(v);
+    assert_int_equal(count(s), 3);
+}
+
+static void test_list_empty(void **state)
+{
+    wf_engine **v = NULL;
+    size_t n = 7;
+    assert_int_equal(wf_store_engine_list(store_of(state), &v, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    free(v);
+}
+
+static void test_update_and_rename(void **state)
+{
+    wf_store *s = store_of(state);
+    int64_t id = add(s, "old-name", "tok1");
+    wf_engine *g = NULL;
+    assert_int_equal(wf_store_engine_get(s, "old-name", &g, NULL), 0);
+    char *created = strdup(g->created_at);
+    free(g->name);
+    g->name = strdup("new-name");
+    free(g->api_url);
+    g->api_url = strdup("https://n8n.example.com");
+    free(g->config);
+    g->config = strdup("{\"a\":1}");
+    g->is_active = false;
+    free(g->api_key_encrypted);
+    g->api_key_encrypted = NULL;
+    assert_int_equal(wf_store_engine_update(s, id, g, NULL), 0);
+    wf_engine_free(g);
+
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_engine_get(s, "old-name", &g, &err), WF_ERR_NOT_FOUND);
+    assert_int_equal(wf_store_engine_get(s, "new-name", &g, NULL), 0);
+    assert_int_equal(g->id, id);
+    assert_string_equal(g->api_url, "https://n8n.example.com");
+    assert_string_equal(g->config, "{\"a\":1}");
+    assert_false(g->is_active);
+    assert_null(g->api_key_encrypted);
+    assert_string_equal(g->created_at, created);
+    wf_engine_free(g);
+    free(created);
+}
+
+static void test_rename_conflict(void **state)
+{
+    wf_store *s = store_of(state);
+    int64_t a = add(s, "a", NULL);
+    add(s, "b", NULL);
+    wf_engine *e = test_engine("b", NULL);
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_engine_update(s, a, e, &err), WF_ERR_CONFLICT);
+    assert_string_equal(err.msg, "name: an engine named 'b' already exists");
+    wf_engine_free(e);
+    wf_engine *g = NULL;
+    assert_int_equal(wf_store_engine_get(s, "a", &g, NULL), 0); /* unchanged */
+    wf_engine_free(g);
+}
+
+static void test_insert_duplicate(void **state)
+{
+    wf_store *s = store_of(state);
+    add(s, "dup", NULL);
+    wf_engine *e = test_engine("dup", NULL);
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_engine_insert(s, e, NULL, &err), WF_ERR_CONFLICT);
+    assert_string_equal(err.msg, "name: an engine named 'dup' already exists");
+    wf_engine_free(e);
+    assert_int_equal(count(s), 1);
+}
+
+static void test_update_delete_missing(void **state)
+{
+    wf_store *s = store_of(state);
+    wf_engine *e = test_engine("ghost", NULL);
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_engine_update(s, 999, e, &err), WF_ERR_NOT_FOUND);
+    wf_engine_free(e);
+    wf_err_init(&err);
+    assert_int_equal(wf_store_engine_delete(s, "ghost", &err), WF_ERR_NOT_FOUND);
+    assert_non_null(strstr(err.msg, "ghost"));
+}
+
+static void test_delete(void **state)
+{
+    wf_store *s = store_of(state);
+    add(s, "gone", NULL);
+    add(s, "kept", NULL);
+    assert_int_equal(wf_store_engine_delete(s, "gone", NULL), 0);
+    assert_int_equal(count(s), 1);
+    wf_engine *g = NULL;
+    assert_int_equal(wf_store_engine_get(s, "gone", &g, NULL), WF_ERR_NOT_FOUND);
+}
+
+static void test_ids_not_reused(void **state)
+{
+    wf_store *s = store_of(state);
+    int64_t a = add(s, "first", NULL);
+    assert_int_equal(wf_store_engine_delete(s, "first", NULL), 0);
+    int64_t b = add(s, "second", NULL);
+    assert_true(b > a);
+}
+
+static void test_created_by_foreign_key(void **state)
+{
+    wf_store *s = store_of(state);
+    wf_err err;
+    wf_err_init(&err);
+    wf_engine *e = test_engine("owned", NULL);
+    e->created_by = 1;
+    assert_int_equal(wf_store_engine_insert(s, e, NULL, &err), WF_ERR_CONFLICT);
+    assert_string_equal(err.msg, "created_by: no user with id 1");
+    assert_int_equal(wf_store_exec(s,
+                                   "INSERT INTO app_users (username, password_hash, role)"
+                                   " VALUES ('admin', 'x', 'admin')",
+                                   &err),
+                     0);
+    assert_int_equal(wf_store_engine_insert(s, e, NULL, &err), 0);
+    wf_engine_free(e);
+    wf_engine *g = NULL;
+    assert_int_equal(wf_store_engine_get(s, "owned", &g, NULL), 0);
+    assert_int_equal(g->created_by, 1);
+    wf_engine_free(g);
+    /* the user cannot go while an engine points at it */
+    assert_int_equal(wf_store_exec(s, "DELETE FROM app_users", &err), WF_ERR_DB);
+}
+
+static void test_swap_key(void **state)
+{
+    wf_store *s = store_of(state);
+    int64_t id = add(s, "rot", "old-token");
+    bool changed = true;
+    assert_int_equal(wf_store_engine_swap_key(s, id, "other", "new-token", &changed, NULL), 0);
+    assert_false(changed);
+    assert_int_equal(wf_store_engine_swap_key(s, id, "old-token", "new-token", &changed, NULL),
+                     0);
+    assert_true(changed);
+    wf_engine *g = NULL;
+    assert_int_equal(wf_store_engine_get(s, "rot", &g, NULL), 0);
+    assert_string_equal(g->api_key_encrypted, "new-token");
+    wf_engine_free(g);
+    /* a second swap from the old token no longer applies */
+    assert_int_equal(wf_store_engine_swap_key(s, id, "old-token", "x", &changed, NULL), 0);
+    assert_false(changed);
+    /* NULL matches an engine without a key */
+    int64_t bare = add(s, "bare", NULL);
+    assert_int_equal(wf_store_engine_swap_key(s, bare, NULL, "t", &changed, NULL), 0);
+    assert_true(changed);
+}
+
+/* ---- transactions ---- */
+
+static void test_tx_rollback(void **state)
+{
+    wf_store *s = store_of(state);
+    assert_int_equal(wf_store_begin(s, NULL), 0);
+    add(s, "one", NULL);
+    add(s, "two", NULL);
+    assert_int_equal(count(s), 2); /* visible inside */
+    wf_store_rollback(s);
+    assert_int_equal(count(s), 0);
+    char *n = side_query(((fixture *)*state)->path, "SELECT count(*) FROM workflow_engines");
+    assert_string_equal(n, "0");
+    free(n);
+}
+
+static void test_tx_commit(void **state)
+{
+    wf_store *s = store_of(state);
+    fixture *f = *state;
+    assert_int_equal(wf_store_begin(s, NULL), 0);
+    add(s, "kept", NULL);
+    char *n = side_query(f->path, "SELECT count(*) FROM workflow_engines");
+    assert_string_equal(n, "0"); /* not yet visible to others */
+    free(n);
+    assert_int_equal(wf_store_commit(s, NULL), 0);
+    n = side_query(f->path, "SELECT count(*) FROM workflow_engines");
+    assert_string_equal(n, "1");
+    free(n);
+}
+
+static void test_tx_failed_writer_keeps_caller_tx(void **state)
+{
+    wf_store *s = store_of(state);
+    assert_int_equal(wf_store_begin(s, NULL), 0);
+    add(s, "x", NULL);
+    wf_engine *e = test_engine("x", NULL);
+    assert_int_equal(wf_store_engine_insert(s, e, NULL, NULL), WF_ERR_CONFLICT);
+    wf_engine_free(e);
+    add(s, "y", NULL);
+    assert_int_equal(wf_store_commit(s, NULL), 0);
+    assert_int_equal(count(s), 2);
+}
+
+static void test_tx_nested_rollback_dooms_outer(void **state)
+{
+    wf_store *s = store_of(state);
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_begin(s, NULL), 0);
+    add(s, "outer", NULL);
+    assert_int_equal(wf_store_begin(s, NULL), 0);
+    add(s, "inner", NULL);
+    wf_store_rollback(s);
+    assert_int_equal(wf_store_commit(s, &err), WF_ERR_DB);
+    assert_int_equal(count(s), 0);
+    assert_int_equal(wf_store_commit(s, &err), WF_ERR_INTERNAL); /* nothing open */
+}
+
+/* ---- rows written by others ---- */
+
+static void test_legacy_rows_load(void **state)
+{
+    wf_store *s = store_of(state);
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(
+        wf_store_exec(s,
+                      "INSERT INTO workflow_engines (name, engine_type, api_url, active, config,"
+                      " created_at, updated_at) VALUES"
+                      " ('My N8N', 'n8n', 'http://x', 1, NULL, '2025-01-02 03:04:05.123456',"
+                      "  '2025-01-02T05:04:05+02:00'),"
+                      " ('bad-json', 'n8n', 'http://x', 'true', 'not json', 'yesterday',"
+                      "  1735787045),"
+                      " ('julian', 'prefect', 'http://y', 0, '', julianday('2025-01-02 03:04:05'),"
+                      "  '2025-01-02')",
+                      &err),
+        0);
+    wf_engine **v = NULL;
+    size_t n = 0;
+    assert_int_equal(wf_store_engine_list(s, &v, &n, &err), 0);
+    assert_int_equal(n, 3);
+    /* BINARY order: capitals first */
+    assert_string_equal(v[0]->name, "My N8N");
+    assert_string_equal(v[0]->config, "{}");
+    assert_string_equal(v[0]->created_at, "2025-01-02T03:04:05Z");
+    assert_string_equal(v[0]->updated_at, "2025-01-02T03:04:05Z");
+    assert_string_equal(v[1]->name, "bad-json");
+    assert_string_equal(v[1]->config, "not json");
+    assert_true(v[1]->is_active);
+    assert_string_equal(v[1]->created_at, "yesterday"); /* kept as it is */
+    assert_string_equal(v[1]->updated_at, "2025-01-02T03:04:05Z");
+    assert_string_equal(v[2]->name, "julian");
+    assert_false(v[2]->is_active);
+    assert_string_equal(v[2]->created_at, "2025-01-02T03:04:05Z");
+    assert_string_equal(v[2]->updated_at, "2025-01-02T00:00:00Z");
+    for (size_t i = 0; i < n; i++)
+        wf_engine_free(v[i]);
+    free(v);
+
+    wf_engine *g = NULL;
+    assert_int_equal(wf_store_engine_get(s, "My N8N", &g, NULL), 0);
+    free(g->name);
+    g->name = strdup("my-n8n"); /* an adopted row can be renamed */
+    assert_int_equal(wf_store_engine_update(s, g->id, g, NULL), 0);
+    wf_engine_free(g);
+    assert_int_equal(wf_store_engine_get(s, "my-n8n", &g, NULL), 0);
+    assert_iso_utc(g->updated_at);
+    wf_engine_free(g);
+}
+
+/* ---- schema introspection and errors ---- */
+
+static bool has(char **v, size_t n, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(v[i], name))
+            return true;
+    }
+    return false;
+}
+
+static void test_schema_introspection(void **state)
+{
+    wf_store *s = store_of(state);
+    bool exists = false;
+    assert_int_equal(wf_store_table_exists(s, "workflow_engines", &exists, NULL), 0);
+    assert_true(exists);
+    assert_int_equal(wf_store_table_exists(s, "nope", &exists, NULL), 0);
+    assert_false(exists);
+
+    char **v = NULL;
+    size_t n = 0;
+    assert_int_equal(wf_store_table_columns(s, "workflow_engines", &v, &n, NULL), 0);
+    assert_int_equal(n, 10);
+    assert_string_equal(v[0], "id");
+    assert_string_equal(v[9], "updated_at");
+    wf_strv_free(v, n);
+
+    assert_int_equal(wf_store_table_indexes(s, "workflow_engines", &v, &n, NULL), 0);
+    assert_int_equal(n, 4);
+    assert_true(has(v, n, "ix_workflow_engines_id"));
+    assert_true(has(v, n, "ix_workflow_engines_name"));
+    assert_true(has(v, n, "ix_workflow_engines_engine_type"));
+    assert_true(has(v, n, "ix_workflow_engines_active"));
+    for (size_t i = 0; i < n; i++)
+        assert_null(strstr(v[i], "sqlite_autoindex"));
+    wf_strv_free(v, n);
+
+    assert_int_equal(wf_store_table_columns(s, "nope", &v, &n, NULL), 0);
+    assert_int_equal(n, 0);
+    wf_strv_free(v, n);
+}
+
+static void test_exec_error(void **state)
+{
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_exec(store_of(state), "SELEC nonsense", &err), WF_ERR_DB);
+    assert_non_null(strstr(err.msg, "syntax error"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_creates_folder),
+        cmocka_unit_test(test_open_relative_path),
+        cmocka_unit_test_setup_teardown(test_pragmas, setup, teardown),
+        cmocka_unit_test(test_open_memory),
+        cmocka_unit_test(test_open_bad_urls),
+        cmocka_unit_test_setup_teardown(test_insert_get, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_not_found, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_ordered_by_name, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_empty, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_and_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_insert_duplicate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_delete_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids_not_reused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_created_by_foreign_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_swap_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_failed_writer_keeps_caller_tx, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tx_nested_rollback_dooms_outer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_rows_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_schema_introspection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_error, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
