@@ -114,7 +114,7 @@ static void check_engines(check_state *st)
     else
         line(st, "keys", "ok", "%zu stored API key(s), all readable", with_key);
     line(st, "environment", c->env_invalid ? "FAIL" : "ok",
-         "%zu engine(s) from the environment, %zu invalid %s",
+         "%zu engine(s) from the environment, %zu invalid%s",
          c->env_engines, c->env_invalid, c->env_invalid ? " (see the log lines above)" : "");
     line(st, "registry", "ok", "%zu engine(s), %zu active", wf_snapshot_count(snap),
          wf_snapshot_count_active(snap));
@@ -131,6 +131,7 @@ int wf_cmd_check(wf_cli *c, int argc, char **argv)
     if (argc > 1)
         return wf_cli_usage_error(c, "check: unexpected argument '%s'", argv[1]);
     check_state st = {c, false};
+    c->log_startup = true; /* the checklist's startup lines, at info (LOG_LEVEL=info) */
     check_config(&st);
     if (check_database(&st))
         check_engines(&st);

@@ -31,6 +31,7 @@ typedef struct wf_cli {
     size_t env_engines;  /* engines the environment declares (valid ones) */
     size_t env_invalid;  /* environment engines skipped as invalid */
     bool json;           /* --json */
+    bool log_startup;    /* log the registry's startup lines when it loads (check) */
     FILE *out;           /* stdout */
     FILE *errout;        /* stderr */
 } wf_cli;

@@ -102,7 +102,8 @@ int wf_cli_load_registry(wf_cli *c, wf_err *err)
         rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory");
         goto done;
     }
-    rc = wf_writes_load_registry(c->registry, c->store, c->keyring, env, nenv, false, err);
+    rc = wf_writes_load_registry(c->registry, c->store, c->keyring, env, nenv,
+                                 c->log_startup, err);
 done:
     for (size_t i = 0; i < nenv; i++)
         wf_engine_free(env[i]);

@@ -15,6 +15,20 @@ expect_code 0 "check after migrate up"
 expect_out "All checks passed." "check says all is well"
 expect_out "1 key(s) from SECRET_KEY" "check says where the keys come from"
 
+# The checklist's startup lines, with the real counts, and no warning for an environment
+# engine that has both its URL and its key.
+run engines add e1 --type n8n --url http://127.0.0.1:1
+run engines add e2 --type prefect --url http://127.0.0.1:2 --inactive
+N8N_API_URL=http://127.0.0.1:5678 N8N_API_KEY=CHKMARK-env LOG_LEVEL=info run check
+expect_code 0 "check with an environment engine"
+expect_err "Initializing workflow engine registry (multi-source)" "startup line 1"
+expect_err "Loading workflow engines from environment variables" "startup line 2"
+expect_err "Workflow registry initialized with 3 engines" "startup line 3 counts"
+expect_err "Workflows : 2/3 engines enabled" "startup line 4 counts"
+expect_none "disabled" "no 'N8N engine disabled' warning when URL and key are set"
+expect_none "WARNING" "no warning at all"
+expect_none "CHKMARK-env" "the environment key is never shown"
+
 WFREG_ENGINE_BROKEN='{"engine_type":"nope","api_url":"x","api_key":"CHKMARK-123"}' run check
 expect_code 1 "an invalid environment engine fails check"
 expect_none "CHKMARK-123" "the invalid engine's key is not shown"
