@@ -113,6 +113,23 @@ static void test_open_relative_path(void **state)
     fixture_free(f);
 }
 
+/* The earlier Python system's URL form: sqlite:////abs/path (and sqlite:///rel). */
+static void test_open_sqlalchemy_url(void **state)
+{
+    (void)state;
+    fixture *f = fixture_new();
+    assert_non_null(f);
+    char path[700], url[720];
+    snprintf(path, sizeof path, "%s/py.db", f->dir);
+    snprintf(url, sizeof url, "sqlite:///%s", path);
+    wf_store *s = NULL;
+    assert_int_equal(wf_store_open(url, &s, NULL), 0);
+    wf_store_close(s);
+    assert_int_equal(access(path, F_OK), 0);
+    assert_int_equal(wf_store_open("sqlite://host/x.db", &s, NULL), WF_ERR_INVALID);
+    fixture_free(f);
+}
+
 static void test_pragmas(void **state)
 {
     fixture *f = *state;
@@ -553,6 +570,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_creates_folder),
         cmocka_unit_test(test_open_relative_path),
+        cmocka_unit_test(test_open_sqlalchemy_url),
         cmocka_unit_test_setup_teardown(test_pragmas, setup, teardown),
         cmocka_unit_test(test_open_memory),
         cmocka_unit_test(test_open_bad_urls),
