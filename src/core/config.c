@@ -81,8 +81,7 @@ int wf_config_from_env(wf_config *c, wf_err *err)
     c->listen = strdup(listen ? listen : WF_DEFAULT_LISTEN);
     c->secret_key = wf_strdup(secret);
     c->fernet_keys = wf_strdup(keys);
-    if (!c->database_url || !c->listen || (secret && !c->secret_key) ||
-        (keys && !c->fernet_keys))
+    if (!c->database_url || !c->listen || (secret && !c->secret_key) || (keys && !c->fernet_keys))
         rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory reading the configuration");
 done:
     if (rc < 0)
@@ -116,14 +115,15 @@ static bool is_space(char c)
 }
 
 /* The password of "scheme://user:password@host...": the userinfo ends at the last '@'
- * before the first '/' or '?' after the scheme, so an '@' inside a password is fine. */
+ * before the first '/' or '?' after the scheme, so an '@' (or a '#') inside a password
+ * is fine. A raw '/' or '?' in a password is not URL syntax: libpq cannot parse it. */
 static size_t url_password(const char *url, span *out)
 {
     const char *sep = strstr(url, "://");
     if (!sep)
         return 0;
     const char *a = sep + 3;
-    size_t alen = strcspn(a, "/?#");
+    size_t alen = strcspn(a, "/?");
     const char *at = NULL;
     for (size_t i = 0; i < alen; i++) {
         if (a[i] == '@')
@@ -137,8 +137,8 @@ static size_t url_password(const char *url, span *out)
     return 1;
 }
 
-/* Does a password key ("password", "sslpassword", any case) end just before p[-1]='='?
- * `start` is where the key may begin: after a separator. */
+/* Is the text from start up to eq (its '='), trailing spaces aside, a password key:
+ * "password" or "sslpassword", in any case? */
 static bool is_password_key(const char *start, const char *eq)
 {
     size_t n = (size_t)(eq - start);
@@ -261,8 +261,8 @@ static void decode_secret(const char *s, size_t len, wf_buf *out)
         int hi, lo;
         if (quoted && s[i] == '\\' && i + 1 < len) {
             wf_buf_putc(out, s[++i]);
-        } else if (!quoted && s[i] == '%' && i + 2 < len &&
-                   (hi = hex_value(s[i + 1])) >= 0 && (lo = hex_value(s[i + 2])) >= 0) {
+        } else if (!quoted && s[i] == '%' && i + 2 < len && (hi = hex_value(s[i + 1])) >= 0 &&
+                   (lo = hex_value(s[i + 2])) >= 0) {
             wf_buf_putc(out, (char)(hi * 16 + lo));
             i += 2;
         } else {
@@ -300,8 +300,7 @@ typedef struct env_family {
 static const env_family families[] = {
     {"n8n-default", "n8n", "N8N_API_URL", "N8N_API_KEY", NULL},
     {"prefect-default", "prefect", "PREFECT_API_URL", "PREFECT_API_KEY", NULL},
-    {"windmill-default", "windmill", "WINDMILL_API_URL", "WINDMILL_API_KEY",
-     "WINDMILL_WORKSPACE"},
+    {"windmill-default", "windmill", "WINDMILL_API_URL", "WINDMILL_API_KEY", "WINDMILL_WORKSPACE"},
 };
 
 #define ENGINE_PREFIX "WFREG_ENGINE_"
@@ -508,7 +507,8 @@ static void warn_unknown_members(const char *var, json_t *o)
 {
     const char *key;
     json_t *v;
-    json_object_foreach(o, key, v) {
+    json_object_foreach(o, key, v)
+    {
         size_t i = 0;
         while (json_members[i] && strcmp(json_members[i], key))
             i++;
@@ -590,8 +590,8 @@ static int load_json_engine(const char *entry, cand_list *l, size_t *ninvalid, w
         if (o)
             wf_error("%s: engine not loaded: must be a JSON object", var);
         else
-            wf_error("%s: engine not loaded: invalid JSON at line %d, column %d", var,
-                     jerr.line, jerr.column);
+            wf_error("%s: engine not loaded: invalid JSON at line %d, column %d", var, jerr.line,
+                     jerr.column);
         (*ninvalid)++;
         goto done;
     }
@@ -603,8 +603,7 @@ static int load_json_engine(const char *entry, cand_list *l, size_t *ninvalid, w
         rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory reading engines from the environment");
     } else if (verr.code != WF_OK) {
         char shown[64];
-        wf_error("%s: engine %s not loaded: %s", var, show_name(e, shown, sizeof shown),
-                 verr.msg);
+        wf_error("%s: engine %s not loaded: %s", var, show_name(e, shown, sizeof shown), verr.msg);
         (*ninvalid)++;
     } else {
         rc = cand_push(l, var, e, err);
@@ -642,8 +641,7 @@ static int engine_entries(char *const *envp, const char ***out, size_t *n, wf_er
 {
     size_t count = 0;
     for (size_t i = 0; envp && envp[i]; i++)
-        count += !strncmp(envp[i], ENGINE_PREFIX, strlen(ENGINE_PREFIX)) &&
-                 strchr(envp[i], '=');
+        count += !strncmp(envp[i], ENGINE_PREFIX, strlen(ENGINE_PREFIX)) && strchr(envp[i], '=');
     *out = calloc(count + 1, sizeof **out);
     if (!*out)
         return wf_err_set(err, WF_ERR_NOMEM, "out of memory reading engines from the environment");
@@ -659,7 +657,8 @@ static int engine_entries(char *const *envp, const char ***out, size_t *n, wf_er
 /* Sorts by name and moves the kept engines to out, logging and dropping duplicates. */
 static int settle(cand_list *l, wf_engine ***out, size_t *n, size_t *ninvalid, wf_err *err)
 {
-    qsort(l->v, l->n, sizeof *l->v, cmp_candidate);
+    if (l->n)
+        qsort(l->v, l->n, sizeof *l->v, cmp_candidate);
     *out = calloc(l->n + 1, sizeof **out);
     if (!*out)
         return wf_err_set(err, WF_ERR_NOMEM, "out of memory reading engines from the environment");
@@ -667,8 +666,8 @@ static int settle(cand_list *l, wf_engine ***out, size_t *n, size_t *ninvalid, w
     const char *kept_var = NULL;
     for (size_t i = 0; i < l->n; i++) {
         if (kept && !strcmp((*out)[kept - 1]->name, l->v[i].e->name)) {
-            wf_error("%s: engine %s not loaded: the name is already declared by %s",
-                     l->v[i].var, l->v[i].e->name, kept_var);
+            wf_error("%s: engine %s not loaded: the name is already declared by %s", l->v[i].var,
+                     l->v[i].e->name, kept_var);
             (*ninvalid)++;
             continue;
         }

@@ -15,8 +15,8 @@
  * stored URL (credentials, control characters) or meaningless to an API client (a
  * fragment), rather than implementing all of RFC 3986.
  */
-#include "wf_engine.h"
 #include "buf.h"
+#include "wf_engine.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -273,8 +273,7 @@ static int check_workspace(const json_t *cfg, wf_err *err)
 {
     const json_t *ws = json_object_get(cfg, "workspace");
     if (!ws)
-        return wf_err_field(err, "config.workspace", "missing",
-                            "is required for windmill engines");
+        return wf_err_field(err, "config.workspace", "missing", "is required for windmill engines");
     if (!json_is_string(ws))
         return wf_err_field(err, "config.workspace", "type", "must be a string");
     const char *s = json_string_value(ws);

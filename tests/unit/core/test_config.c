@@ -24,6 +24,8 @@ static FILE *log_file;
 
 static void capture_start(void)
 {
+    free(log_text);
+    log_text = NULL;
     log_file = open_memstream(&log_text, &log_len);
     assert_non_null(log_file);
     wf_log_set_stream(log_file);
@@ -191,12 +193,15 @@ static void test_redact(void **state)
     redacts_to("postgres://user:secret@host", "postgres://user:***@host");
     redacts_to("postgresql://user:p%40ss%3Aw%2F@host/db", "postgresql://user:***@host/db");
     redacts_to("postgresql://user:p@ss@w0rd@host/db", "postgresql://user:***@host/db");
+    redacts_to("postgresql://user:p#ss@host/db", "postgresql://user:***@host/db");
     redacts_to("postgresql://user:pw@[::1]:5432/db", "postgresql://user:***@[::1]:5432/db");
-    redacts_to("postgresql://user:pw@h1:5432,h2:5433/db", "postgresql://user:***@h1:5432,h2:5433/db");
+    redacts_to("postgresql://user:pw@h1:5432,h2:5433/db",
+               "postgresql://user:***@h1:5432,h2:5433/db");
     redacts_to("postgresql://host/db?user=u&password=secret&sslmode=require",
                "postgresql://host/db?user=u&password=***&sslmode=require");
     redacts_to("postgresql://u:a1@h/db?password=b2", "postgresql://u:***@h/db?password=***");
-    redacts_to("postgresql://h/db?sslpassword=k&PASSWORD=x", "postgresql://h/db?sslpassword=***&PASSWORD=***");
+    redacts_to("postgresql://h/db?sslpassword=k&PASSWORD=x",
+               "postgresql://h/db?sslpassword=***&PASSWORD=***");
     /* nothing to hide */
     redacts_to("postgresql://user@host:5432/db", "postgresql://user@host:5432/db");
     redacts_to("postgresql://user:@host/db", "postgresql://user:@host/db");
@@ -329,8 +334,8 @@ static void test_env_key_without_url(void **state)
     assert_int_equal(l.n, 0);
     assert_int_equal(l.ninvalid, 0);
     assert_non_null(strstr(log_text, "WARNING"));
-    assert_non_null(
-        strstr(log_text, "N8N_API_KEY is set but N8N_API_URL is not: engine n8n-default not loaded"));
+    assert_non_null(strstr(
+        log_text, "N8N_API_KEY is set but N8N_API_URL is not: engine n8n-default not loaded"));
     assert_null(strstr(log_text, "n8n-key-0123456789"));
     loaded_free(&l);
 }
@@ -362,8 +367,8 @@ static void test_env_prefect_and_windmill(void **state)
 static void test_env_windmill_without_workspace(void **state)
 {
     (void)state;
-    char *envp[] = {"WINDMILL_API_URL=https://wm.example.com",
-                    "WINDMILL_API_KEY=wm-key-0123456789", NULL};
+    char *envp[] = {"WINDMILL_API_URL=https://wm.example.com", "WINDMILL_API_KEY=wm-key-0123456789",
+                    NULL};
     loaded l = load(envp);
     assert_int_equal(l.n, 0);
     assert_int_equal(l.ninvalid, 1);
@@ -378,8 +383,8 @@ static void test_env_family_invalid(void **state)
 {
     (void)state;
     char *envp[] = {"N8N_API_URL=ftp://n8n", "N8N_API_KEY=n8n-key-0123456789",
-                    "PREFECT_API_URL=http://prefect:4200",
-                    "PREFECT_API_KEY=pf-key-012345\x01", NULL};
+                    "PREFECT_API_URL=http://prefect:4200", "PREFECT_API_KEY=pf-key-012345\x01",
+                    NULL};
     loaded l = load(envp);
     assert_int_equal(l.n, 0);
     assert_int_equal(l.ninvalid, 2);
@@ -423,15 +428,13 @@ static void test_env_json_engine_invalid(void **state)
         "WFREG_ENGINE_BAD={\"engine_type\":\"airflow\",\"api_url\":\"http://u:p@h\","
         "\"api_key\":\"bad-key-0123456789\"}",
         /* broken JSON around the key: jansson's message would quote it */
-        "WFREG_ENGINE_BROKEN={\"api_key\":\"broken-key-0123\" \"x\"}",
-        "WFREG_ENGINE_ARRAY=[1,2]",
+        "WFREG_ENGINE_BROKEN={\"api_key\":\"broken-key-0123\" \"x\"}", "WFREG_ENGINE_ARRAY=[1,2]",
         "WFREG_ENGINE_TYPES={\"engine_type\":5,\"api_url\":\"http://h\",\"active\":\"yes\"}",
         "WFREG_ENGINE_CFG={\"engine_type\":\"n8n\",\"api_url\":\"http://h\",\"config\":\"{}\"}",
         "WFREG_ENGINE_CAPS={\"engine_type\":\"n8n\",\"api_url\":\"http://h\",\"name\":\"Caps\"}",
         "WFREG_ENGINE_DUPKEY={\"engine_type\":\"n8n\",\"engine_type\":\"n8n\"}",
         "WFREG_ENGINE_={\"engine_type\":\"n8n\",\"api_url\":\"http://h\"}",
-        "WFREG_ENGINE_OK={\"engine_type\":\"n8n\",\"api_url\":\"http://ok\"}",
-        NULL};
+        "WFREG_ENGINE_OK={\"engine_type\":\"n8n\",\"api_url\":\"http://ok\"}", NULL};
     loaded l = load(envp);
     assert_int_equal(l.n, 1);
     assert_string_equal(l.v[0]->name, "ok");

@@ -287,8 +287,7 @@ static void test_key_never_in_message(void **state)
     for (size_t i = 0; i < 3; i++) {
         wf_err err;
         wf_err_init(&err);
-        assert_int_equal(wf_engine_check_api_key(keys[i], strlen(keys[i]), &err),
-                         WF_ERR_INVALID);
+        assert_int_equal(wf_engine_check_api_key(keys[i], strlen(keys[i]), &err), WF_ERR_INVALID);
         assert_null(strstr(err.msg, "SECRET"));
         assert_null(strstr(err.fields[0].msg, "SECRET"));
     }
@@ -365,8 +364,7 @@ static void test_config_workspace(void **state)
     bad(check_config_windmill, NULL, "config.workspace", "missing");
     bad(check_config_windmill, "{\"workspace\": \"\"}", "config.workspace", "too_short");
     bad(check_config_windmill, "{\"workspace\": 5}", "config.workspace", "type");
-    bad(check_config_windmill, "{\"workspace\": \"a b\"}", "config.workspace",
-        "control_char");
+    bad(check_config_windmill, "{\"workspace\": \"a b\"}", "config.workspace", "control_char");
     /* other types don't care */
     ok(check_config_n8n, "{\"workspace\": 5}");
     assert_int_equal(wf_engine_check_config("{}", NULL, NULL), 0);
