@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev
-  sqlite3 openssl
+  sqlite3 openssl cppcheck
 )
 
 missing=()
