@@ -46,8 +46,10 @@ static void check_config(check_state *st)
     if (wf_cli_open_keyring(c, &err) < 0)
         line(st, "config", "FAIL", "%s", err.msg);
     else if (!wf_keyring_can_encrypt(c->keyring))
-        line(st, "config", "warn", "DATABASE_URL=%s; no SECRET_KEY or WFREG_FERNET_KEYS: "
-                                   "API keys cannot be stored or read", wf_buf_cstr(&url));
+        line(st, "config", "warn",
+             "DATABASE_URL=%s; no SECRET_KEY or WFREG_FERNET_KEYS: "
+             "API keys cannot be stored or read",
+             wf_buf_cstr(&url));
     else
         line(st, "config", "ok", "DATABASE_URL=%s; %zu key(s) from %s", wf_buf_cstr(&url),
              wf_keyring_count(c->keyring), wf_keyring_origin(c->keyring));
@@ -109,13 +111,15 @@ static void check_engines(check_state *st)
         }
     }
     if (unreadable)
-        line(st, "keys", "FAIL", "%zu of %zu stored API keys unreadable with the configured "
-                                 "keys: %s", unreadable, with_key, wf_buf_cstr(&names));
+        line(st, "keys", "FAIL",
+             "%zu of %zu stored API keys unreadable with the configured "
+             "keys: %s",
+             unreadable, with_key, wf_buf_cstr(&names));
     else
         line(st, "keys", "ok", "%zu stored API key(s), all readable", with_key);
     line(st, "environment", c->env_invalid ? "FAIL" : "ok",
-         "%zu engine(s) from the environment, %zu invalid%s",
-         c->env_engines, c->env_invalid, c->env_invalid ? " (see the log lines above)" : "");
+         "%zu engine(s) from the environment, %zu invalid%s", c->env_engines, c->env_invalid,
+         c->env_invalid ? " (see the log lines above)" : "");
     line(st, "registry", "ok", "%zu engine(s), %zu active", wf_snapshot_count(snap),
          wf_snapshot_count_active(snap));
     wf_buf_free(&names);

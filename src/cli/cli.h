@@ -25,15 +25,15 @@ enum { WF_EXIT_OK = 0, WF_EXIT_FAIL = 1, WF_EXIT_USAGE = 2, WF_EXIT_DB = 3 };
  * keyring are opened lazily by the commands that need them. */
 typedef struct wf_cli {
     wf_config config;
-    wf_store *store;     /* NULL until wf_cli_open_store */
-    wf_keyring *keyring; /* NULL until wf_cli_open_keyring */
+    wf_store *store;       /* NULL until wf_cli_open_store */
+    wf_keyring *keyring;   /* NULL until wf_cli_open_keyring */
     wf_registry *registry; /* NULL until wf_cli_load_registry */
-    size_t env_engines;  /* engines the environment declares (valid ones) */
-    size_t env_invalid;  /* environment engines skipped as invalid */
-    bool json;           /* --json */
-    bool log_startup;    /* log the registry's startup lines when it loads (check) */
-    FILE *out;           /* stdout */
-    FILE *errout;        /* stderr */
+    size_t env_engines;    /* engines the environment declares (valid ones) */
+    size_t env_invalid;    /* environment engines skipped as invalid */
+    bool json;             /* --json */
+    bool log_startup;      /* log the registry's startup lines when it loads (check) */
+    FILE *out;             /* stdout */
+    FILE *errout;          /* stderr */
 } wf_cli;
 
 /* Maps a WF_ERR_* code to an exit code. */

@@ -102,8 +102,7 @@ int wf_cli_load_registry(wf_cli *c, wf_err *err)
         rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory");
         goto done;
     }
-    rc = wf_writes_load_registry(c->registry, c->store, c->keyring, env, nenv,
-                                 c->log_startup, err);
+    rc = wf_writes_load_registry(c->registry, c->store, c->keyring, env, nenv, c->log_startup, err);
 done:
     for (size_t i = 0; i < nenv; i++)
         wf_engine_free(env[i]);
@@ -177,8 +176,8 @@ int wf_cli_read_file(const char *path, size_t max, wf_buf *out, wf_err *err)
 {
     FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
     if (!f)
-        return wf_err_set(err, errno == ENOENT ? WF_ERR_NOT_FOUND : WF_ERR_IO,
-                          "%s: %s", path, strerror(errno));
+        return wf_err_set(err, errno == ENOENT ? WF_ERR_NOT_FOUND : WF_ERR_IO, "%s: %s", path,
+                          strerror(errno));
     char chunk[4096];
     size_t n;
     int rc = 0;
@@ -269,8 +268,8 @@ int wf_cli_getopt(wf_cli *c, const char *cmd, int argc, char **argv, const char 
     if (opt == '?') {
         const char *bad = optind - 1 < argc && optind > prev ? argv[optind - 1] : argv[prev];
         if (optopt && optopt != '?')
-            wf_cli_usage_error(c, "%s: option '%s' is unknown or needs a value (see --help)",
-                               cmd, bad);
+            wf_cli_usage_error(c, "%s: option '%s' is unknown or needs a value (see --help)", cmd,
+                               bad);
         else
             wf_cli_usage_error(c, "%s: unknown option '%s' (see --help)", cmd, bad);
     } else if (opt == ':') {

@@ -29,8 +29,17 @@ static const char engines_usage[] =
     "Config keys checked: timeout_ms (1-120000), verify_tls (true|false); others are kept.\n"
     "Environment engines are listed with source 'environment' and are read-only.\n";
 
-enum { OPT_ACTIVE = 256, OPT_INACTIVE, OPT_KEY_STDIN, OPT_KEY_PROMPT, OPT_KEY_REMOVE,
-       OPT_KEY_ARG, OPT_JSON, OPT_SOURCE, OPT_NAME };
+enum {
+    OPT_ACTIVE = 256,
+    OPT_INACTIVE,
+    OPT_KEY_STDIN,
+    OPT_KEY_PROMPT,
+    OPT_KEY_REMOVE,
+    OPT_KEY_ARG,
+    OPT_JSON,
+    OPT_SOURCE,
+    OPT_NAME
+};
 
 /* Where the API key of an add or update comes from. */
 typedef enum key_source { KEY_FROM_NONE, KEY_FROM_STDIN, KEY_FROM_PROMPT } key_source;
@@ -75,9 +84,9 @@ static void print_engine(wf_cli *c, const wf_engine *e, const wf_snapshot *snap)
 static int cmd_list(wf_cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"type", required_argument, 0, 't'},  {"active", no_argument, 0, OPT_ACTIVE},
+        {"type", required_argument, 0, 't'},        {"active", no_argument, 0, OPT_ACTIVE},
         {"inactive", no_argument, 0, OPT_INACTIVE}, {"source", required_argument, 0, OPT_SOURCE},
-        {"json", no_argument, 0, OPT_JSON},   {0, 0, 0, 0}};
+        {"json", no_argument, 0, OPT_JSON},         {0, 0, 0, 0}};
     const char *type = NULL, *source = NULL;
     int active = -1, opt;
     while ((opt = wf_cli_getopt(c, "engines list", argc, argv, "t:", opts)) != -1) {
@@ -185,15 +194,18 @@ static int cmd_show(wf_cli *c, int argc, char **argv)
 static int parse_engine_opts(wf_cli *c, const char *cmd, bool is_update, int argc, char **argv,
                              wf_engine_patch *p, key_source *key_from)
 {
-    static const struct option opts[] = {
-        {"type", required_argument, 0, 't'},       {"url", required_argument, 0, 'u'},
-        {"config", required_argument, 0, 'c'},     {"name", required_argument, 0, OPT_NAME},
-        {"active", no_argument, 0, OPT_ACTIVE},    {"inactive", no_argument, 0, OPT_INACTIVE},
-        {"api-key-stdin", no_argument, 0, OPT_KEY_STDIN},
-        {"api-key-prompt", no_argument, 0, OPT_KEY_PROMPT},
-        {"remove-api-key", no_argument, 0, OPT_KEY_REMOVE},
-        {"api-key", optional_argument, 0, OPT_KEY_ARG},
-        {"json", no_argument, 0, OPT_JSON},        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"type", required_argument, 0, 't'},
+                                         {"url", required_argument, 0, 'u'},
+                                         {"config", required_argument, 0, 'c'},
+                                         {"name", required_argument, 0, OPT_NAME},
+                                         {"active", no_argument, 0, OPT_ACTIVE},
+                                         {"inactive", no_argument, 0, OPT_INACTIVE},
+                                         {"api-key-stdin", no_argument, 0, OPT_KEY_STDIN},
+                                         {"api-key-prompt", no_argument, 0, OPT_KEY_PROMPT},
+                                         {"remove-api-key", no_argument, 0, OPT_KEY_REMOVE},
+                                         {"api-key", optional_argument, 0, OPT_KEY_ARG},
+                                         {"json", no_argument, 0, OPT_JSON},
+                                         {0, 0, 0, 0}};
     int opt, nkey = 0;
     *key_from = KEY_FROM_NONE;
     while ((opt = wf_cli_getopt(c, cmd, argc, argv, "t:u:c:", opts)) != -1) {
@@ -205,8 +217,16 @@ static int parse_engine_opts(wf_cli *c, const char *cmd, bool is_update, int arg
         case OPT_INACTIVE: p->active = 0; break;
         case OPT_JSON: c->json = true; break;
         case OPT_KEY_ARG: wf_cli_usage_error(c, "%s: %s", cmd, key_arg_msg); return WF_EXIT_USAGE;
-        case OPT_KEY_STDIN: *key_from = KEY_FROM_STDIN; p->key_op = WF_KEYOP_SET; nkey++; break;
-        case OPT_KEY_PROMPT: *key_from = KEY_FROM_PROMPT; p->key_op = WF_KEYOP_SET; nkey++; break;
+        case OPT_KEY_STDIN:
+            *key_from = KEY_FROM_STDIN;
+            p->key_op = WF_KEYOP_SET;
+            nkey++;
+            break;
+        case OPT_KEY_PROMPT:
+            *key_from = KEY_FROM_PROMPT;
+            p->key_op = WF_KEYOP_SET;
+            nkey++;
+            break;
         case OPT_NAME:
         case OPT_KEY_REMOVE:
             if (!is_update)
@@ -223,8 +243,10 @@ static int parse_engine_opts(wf_cli *c, const char *cmd, bool is_update, int arg
         }
     }
     if (nkey > 1)
-        return wf_cli_usage_error(c, "%s: choose one of --api-key-stdin, --api-key-prompt "
-                                     "and --remove-api-key", cmd);
+        return wf_cli_usage_error(c,
+                                  "%s: choose one of --api-key-stdin, --api-key-prompt "
+                                  "and --remove-api-key",
+                                  cmd);
     return 0;
 }
 
@@ -293,8 +315,10 @@ static int cmd_write(wf_cli *c, int argc, char **argv, bool is_update)
         goto done;
     report_written(c, is_update ? "Updated" : "Added", e);
     if (wf_snapshot_find_env(snap, e->name))
-        fprintf(c->errout, "wfreg: note: '%s' now shadows the environment engine of the same "
-                           "name\n", e->name);
+        fprintf(c->errout,
+                "wfreg: note: '%s' now shadows the environment engine of the same "
+                "name\n",
+                e->name);
 done:
     if (rc < 0)
         code = wf_cli_fail(c, rc, &err, cmd);

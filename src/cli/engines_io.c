@@ -42,8 +42,10 @@ static int read_export_key(const char *path, wf_fernet_key *key, wf_err *err)
             s[--n] = '\0';
         rc = wf_fernet_key_decode(s, key, err);
         if (rc < 0)
-            rc = wf_err_set(err, WF_ERR_KEY, "%s: not a Fernet key (make one with 'wfreg keys "
-                                             "generate')", path);
+            rc = wf_err_set(err, WF_ERR_KEY,
+                            "%s: not a Fernet key (make one with 'wfreg keys "
+                            "generate')",
+                            path);
     }
     wf_buf_wipe(&text);
     return rc;
@@ -58,8 +60,8 @@ static void iso_now(char out[32])
 }
 
 /* One engine of the export; wraps its key when a key is given. */
-static int export_engine(wf_cli *c, const wf_engine *e, const wf_fernet_key *xkey,
-                         json_t *arr, wf_err *err)
+static int export_engine(wf_cli *c, const wf_engine *e, const wf_fernet_key *xkey, json_t *arr,
+                         wf_err *err)
 {
     json_t *j = json_object();
     json_t *config = json_loads(e->config ? e->config : "{}", 0, NULL);
@@ -75,8 +77,8 @@ static int export_engine(wf_cli *c, const wf_engine *e, const wf_fernet_key *xke
         wf_buf_init_secret(&plain);
         rc = wf_keyring_decrypt(c->keyring, e->api_key_encrypted, &plain, NULL, err);
         if (rc == 0)
-            rc = wf_fernet_encrypt(xkey, plain.ptr, plain.len, (uint64_t)time(NULL), NULL,
-                                   &wrapped, err);
+            rc = wf_fernet_encrypt(xkey, plain.ptr, plain.len, (uint64_t)time(NULL), NULL, &wrapped,
+                                   err);
         if (rc == 0)
             json_object_set_new(j, "api_key_wrapped", json_string(wf_buf_cstr(&wrapped)));
         wf_buf_wipe(&plain);
@@ -123,9 +125,10 @@ done:
 
 int wf_cmd_engines_export(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"output", required_argument, 0, 'o'}, {"with-keys", no_argument, 0, OPT_WITH_KEYS},
-        {"export-key-file", required_argument, 0, OPT_KEY_FILE}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"output", required_argument, 0, 'o'},
+                                         {"with-keys", no_argument, 0, OPT_WITH_KEYS},
+                                         {"export-key-file", required_argument, 0, OPT_KEY_FILE},
+                                         {0, 0, 0, 0}};
     const char *output = NULL, *key_file = NULL;
     bool with_keys = false;
     int opt;
@@ -171,14 +174,16 @@ int wf_cmd_engines_export(wf_cli *c, int argc, char **argv)
         }
     }
     if (unreadable) {
-        rc = wf_err_set(&err, WF_ERR_KEY, "%zu API key(s) unreadable with the configured keys; "
-                                          "nothing was written", unreadable);
+        rc = wf_err_set(&err, WF_ERR_KEY,
+                        "%zu API key(s) unreadable with the configured keys; "
+                        "nothing was written",
+                        unreadable);
         goto done;
     }
     char now[32];
     iso_now(now);
-    doc = json_pack("{s:s, s:i, s:s, s:o, s:O}", "format", EXPORT_FORMAT, "version",
-                    EXPORT_VERSION, "exported_at", now, "key_wrapping",
+    doc = json_pack("{s:s, s:i, s:s, s:o, s:O}", "format", EXPORT_FORMAT, "version", EXPORT_VERSION,
+                    "exported_at", now, "key_wrapping",
                     with_keys ? json_string("fernet") : json_null(), "engines", arr);
     text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
     if (!text) {
@@ -339,8 +344,9 @@ static void plan_items(wf_cli *c, import_item *items, size_t n, wf_buf *report)
             continue;
         }
         if (it->patch.key_op == WF_KEYOP_SET && !wf_keyring_can_encrypt(c->keyring))
-            problem(report, i, it->name, "api_key: no encryption key is configured (set "
-                                         "SECRET_KEY or WFREG_FERNET_KEYS)");
+            problem(report, i, it->name,
+                    "api_key: no encryption key is configured (set "
+                    "SECRET_KEY or WFREG_FERNET_KEYS)");
         it->action = !it->existing ? "create" : item_changes(c, it) ? "update" : "unchanged";
     }
 }
@@ -372,9 +378,9 @@ static int apply_items(wf_cli *c, import_item *items, size_t n, wf_err *err)
 
 int wf_cmd_engines_import(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"dry-run", no_argument, 0, OPT_DRY_RUN},
-        {"export-key-file", required_argument, 0, OPT_KEY_FILE}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"dry-run", no_argument, 0, OPT_DRY_RUN},
+                                         {"export-key-file", required_argument, 0, OPT_KEY_FILE},
+                                         {0, 0, 0, 0}};
     const char *key_file = NULL;
     bool dry_run = false;
     int opt;
@@ -415,9 +421,10 @@ int wf_cmd_engines_import(wf_cli *c, int argc, char **argv)
         strcmp(json_string_value(json_object_get(doc, "format")), EXPORT_FORMAT) ||
         json_integer_value(json_object_get(doc, "version")) != EXPORT_VERSION ||
         !json_is_array(engines)) {
-        rc = wf_err_set(&err, WF_ERR_INVALID, "%s: not a wfreg export (format \"%s\", version "
-                                              "%d, with an \"engines\" array)", path,
-                        EXPORT_FORMAT, EXPORT_VERSION);
+        rc = wf_err_set(&err, WF_ERR_INVALID,
+                        "%s: not a wfreg export (format \"%s\", version "
+                        "%d, with an \"engines\" array)",
+                        path, EXPORT_FORMAT, EXPORT_VERSION);
         goto done;
     }
     if ((rc = wf_cli_load_registry(c, &err)) < 0)

@@ -92,15 +92,16 @@ static int cmd_check(wf_cli *c, int argc, char **argv)
     } else {
         wf_table_print(&t, c->out);
         fprintf(c->out, "\n%zu engine(s) with an API key, %zu unreadable; keys from %s (%zu)\n",
-                with_key, unreadable, wf_keyring_origin(c->keyring),
-                wf_keyring_count(c->keyring));
+                with_key, unreadable, wf_keyring_origin(c->keyring), wf_keyring_count(c->keyring));
     }
     json_decref(arr);
     wf_table_free(&t);
     wf_snapshot_unref(snap);
     if (unreadable)
-        fprintf(c->errout, "wfreg: keys check: %zu API key(s) unreadable with the configured "
-                           "keys (was SECRET_KEY changed?)\n", unreadable);
+        fprintf(c->errout,
+                "wfreg: keys check: %zu API key(s) unreadable with the configured "
+                "keys (was SECRET_KEY changed?)\n",
+                unreadable);
     return unreadable ? WF_EXIT_FAIL : WF_EXIT_OK;
 }
 
@@ -112,8 +113,7 @@ static void print_rotation(void *ctx, const char *name, const char *what)
 
 static int cmd_rotate(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"dry-run", no_argument, 0, OPT_DRY_RUN},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {{"dry-run", no_argument, 0, OPT_DRY_RUN}, {0, 0, 0, 0}};
     bool dry_run = false;
     int opt;
     while ((opt = wf_cli_getopt(c, "keys rotate", argc, argv, "n", opts)) != -1) {
@@ -134,14 +134,16 @@ static int cmd_rotate(wf_cli *c, int argc, char **argv)
     if (rc < 0)
         return wf_cli_fail(c, rc, &err, "keys rotate");
     fprintf(c->out, "%zu stored key(s): %zu %s, %zu already under the first key, %zu unreadable",
-            rep.total, rep.rotated, dry_run ? "would be re-encrypted" : "re-encrypted",
-            rep.current, rep.unreadable);
+            rep.total, rep.rotated, dry_run ? "would be re-encrypted" : "re-encrypted", rep.current,
+            rep.unreadable);
     if (rep.raced)
         fprintf(c->out, ", %zu changed meanwhile (run again)", rep.raced);
     fprintf(c->out, "%s\n", dry_run ? " (dry run: nothing written)" : "");
     if (rep.unreadable)
-        fprintf(c->errout, "wfreg: keys rotate: %zu API key(s) unreadable with the configured "
-                           "keys were left as they are\n", rep.unreadable);
+        fprintf(c->errout,
+                "wfreg: keys rotate: %zu API key(s) unreadable with the configured "
+                "keys were left as they are\n",
+                rep.unreadable);
     return rep.unreadable || rep.raced ? WF_EXIT_FAIL : WF_EXIT_OK;
 }
 

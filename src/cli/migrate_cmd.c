@@ -58,12 +58,12 @@ static int cmd_status(wf_cli *c, int argc, char **argv)
         json_t *arr = json_array();
         for (size_t i = 0; i < n; i++)
             json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:b, s:b, s:b, s:s?}", "version", st[i].version,
-                               "name", st[i].name, "applied", st[i].is_applied, "known",
-                               st[i].is_known, "checksum_ok", st[i].checksum_matches,
-                               "applied_at", st[i].applied_at[0] ? st[i].applied_at : NULL));
-        json_t *doc = json_pack("{s:s?, s:s, s:b, s:o}", "current", cur[0] ? cur : NULL,
-                                "head", wf_migrate_head(), "at_head", at_head, "migrations", arr);
+                arr, json_pack("{s:s, s:s, s:b, s:b, s:b, s:s?}", "version", st[i].version, "name",
+                               st[i].name, "applied", st[i].is_applied, "known", st[i].is_known,
+                               "checksum_ok", st[i].checksum_matches, "applied_at",
+                               st[i].applied_at[0] ? st[i].applied_at : NULL));
+        json_t *doc = json_pack("{s:s?, s:s, s:b, s:o}", "current", cur[0] ? cur : NULL, "head",
+                                wf_migrate_head(), "at_head", at_head, "migrations", arr);
         wf_cli_print_json(c, doc);
         json_decref(doc);
     } else {
@@ -75,8 +75,8 @@ static int cmd_status(wf_cli *c, int argc, char **argv)
                          st[i].applied_at[0] ? st[i].applied_at : "-");
         wf_table_print(&t, c->out);
         wf_table_free(&t);
-        fprintf(c->out, "\ncurrent: %s   head: %s   %s\n", cur[0] ? cur : "none",
-                wf_migrate_head(), at_head ? "(up to date)" : "(run 'wfreg migrate up')");
+        fprintf(c->out, "\ncurrent: %s   head: %s   %s\n", cur[0] ? cur : "none", wf_migrate_head(),
+                at_head ? "(up to date)" : "(run 'wfreg migrate up')");
     }
     free(st);
     return WF_EXIT_OK;

@@ -17,14 +17,17 @@
 #include <stddef.h>
 
 typedef struct wf_buf {
-    char *ptr;    /* always NUL-terminated when len > 0 or after any append */
+    char *ptr; /* always NUL-terminated when len > 0 or after any append */
     size_t len;
     size_t cap;
-    bool failed;  /* an allocation failed; contents are incomplete */
-    bool secret;  /* wipe old storage on growth (set by wf_buf_init_secret) */
+    bool failed; /* an allocation failed; contents are incomplete */
+    bool secret; /* wipe old storage on growth (set by wf_buf_init_secret) */
 } wf_buf;
 
-#define WF_BUF_INIT {NULL, 0, 0, false, false}
+#define WF_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0, false, false                                                                   \
+    }
 
 void wf_buf_init(wf_buf *b);
 /* Same, for a buffer that will hold a secret: growth never leaves copies behind. */

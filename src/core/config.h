@@ -17,9 +17,9 @@
 #define WF_DEFAULT_LISTEN "127.0.0.1:8080"
 
 typedef struct wf_config {
-    char *database_url;  /* never NULL after wf_config_from_env */
-    char *secret_key;    /* secret; NULL when unset or empty */
-    char *fernet_keys;   /* secret; comma-separated; NULL when unset or empty */
+    char *database_url; /* never NULL after wf_config_from_env */
+    char *secret_key;   /* secret; NULL when unset or empty */
+    char *fernet_keys;  /* secret; comma-separated; NULL when unset or empty */
     char *listen;
     wf_log_level log_level;
     wf_log_format log_format;

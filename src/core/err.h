@@ -22,17 +22,17 @@ enum {
     WF_ERR_DB = -4,        /* database unreachable, SQL failure, schema not at head */
     WF_ERR_KEY = -5,       /* no key configured, or no configured key opens a token */
     WF_ERR_NOMEM = -6,
-    WF_ERR_IO = -7,        /* reading or writing a file or a stream */
-    WF_ERR_INTERNAL = -8,  /* a bug or a library failure that input cannot explain */
+    WF_ERR_IO = -7,       /* reading or writing a file or a stream */
+    WF_ERR_INTERNAL = -8, /* a bug or a library failure that input cannot explain */
 };
 
 #define WF_ERR_MAX_FIELDS 16
 #define WF_ERR_MSG_MAX 512
 
 typedef struct wf_field_err {
-    char field[64];  /* "api_url", "config.timeout_ms" */
-    char type[48];   /* machine word: "missing", "too_long", "pattern", "type", "range" ... */
-    char msg[256];   /* for people: "must be an http or https URL" */
+    char field[64]; /* "api_url", "config.timeout_ms" */
+    char type[48];  /* machine word: "missing", "too_long", "pattern", "type", "range" ... */
+    char msg[256];  /* for people: "must be an http or https URL" */
 } wf_field_err;
 
 typedef struct wf_err {
@@ -47,8 +47,7 @@ void wf_err_init(wf_err *err);
 
 /* Sets code and a printf-style message; returns code so that callers can
  * `return wf_err_set(err, WF_ERR_INVALID, "...")`. err may be NULL. */
-int wf_err_set(wf_err *err, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int wf_err_set(wf_err *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Adds one field error (code becomes WF_ERR_INVALID) and appends "field: msg" to the
  * summary. Entries past WF_ERR_MAX_FIELDS are counted in the summary only. Returns

@@ -162,8 +162,8 @@ void wf_log(wf_log_level level, const char *fmt, ...)
     redact(wf_buf_cstr(&msg), &clean);
     FILE *f = log_stream ? log_stream : stderr;
     if (log_format == WF_LOG_JSON) {
-        json_t *o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level",
-                              level_names[level], "msg", wf_buf_cstr(&clean));
+        json_t *o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level], "msg",
+                              wf_buf_cstr(&clean));
         char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (line)
             fprintf(f, "%s\n", line);

@@ -67,7 +67,6 @@ typedef struct wf_registry_source {
  * workflow engines from environment variables", "Workflow registry initialized with X
  * engines", "Workflows : X/Y engines enabled") and one error line per engine whose key
  * is unreadable. A shadowed environment engine is logged once per registry, at info. */
-int wf_registry_load(wf_registry *r, const wf_registry_source *src, bool log_startup,
-                     wf_err *err);
+int wf_registry_load(wf_registry *r, const wf_registry_source *src, bool log_startup, wf_err *err);
 
 #endif

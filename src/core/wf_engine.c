@@ -76,8 +76,7 @@ wf_engine *wf_engine_dup(const wf_engine *e)
               dup_field(&c->api_key_encrypted, e->api_key_encrypted) &&
               dup_field(&c->api_key_env, e->api_key_env) &&
               dup_field(&c->config, e->config ? e->config : "{}") &&
-              dup_field(&c->created_at, e->created_at) &&
-              dup_field(&c->updated_at, e->updated_at);
+              dup_field(&c->created_at, e->created_at) && dup_field(&c->updated_at, e->updated_at);
     if (!ok) {
         wf_engine_free(c);
         return NULL;

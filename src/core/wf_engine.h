@@ -41,20 +41,20 @@ typedef enum wf_key_status {
 } wf_key_status;
 
 typedef struct wf_engine {
-    int64_t id;               /* 0 for environment engines */
+    int64_t id; /* 0 for environment engines */
     char *name;
     char *engine_type;
     char *api_url;
-    char *api_key_encrypted;  /* Fernet token as stored, or NULL */
-    char *api_key_env;        /* environment engines only: the key in clear, or NULL */
+    char *api_key_encrypted; /* Fernet token as stored, or NULL */
+    char *api_key_env;       /* environment engines only: the key in clear, or NULL */
     bool is_active;
-    char *config;             /* JSON object text, never NULL ("{}" when empty) */
-    int64_t created_by;       /* app_users.id, 0 for NULL */
-    char *created_at;         /* ISO 8601 UTC "2026-11-25T16:29:59Z", or NULL */
+    char *config;       /* JSON object text, never NULL ("{}" when empty) */
+    int64_t created_by; /* app_users.id, 0 for NULL */
+    char *created_at;   /* ISO 8601 UTC "2026-11-25T16:29:59Z", or NULL */
     char *updated_at;
     wf_engine_source source;
     wf_key_status key_status;
-    bool shadows_env;         /* a database engine that hides an environment one */
+    bool shadows_env; /* a database engine that hides an environment one */
 } wf_engine;
 
 /* A new zeroed record with config "{}" and is_active true; NULL when out of memory. */
@@ -65,8 +65,8 @@ wf_engine *wf_engine_dup(const wf_engine *e);
 void wf_engine_free(wf_engine *e);
 
 bool wf_engine_has_api_key(const wf_engine *e);
-const char *wf_engine_source_name(wf_engine_source s);   /* "database" | "environment" */
-const char *wf_key_status_name(wf_key_status s);         /* "none" | "ok" | "unreadable" | "unchecked" */
+const char *wf_engine_source_name(wf_engine_source s); /* "database" | "environment" */
+const char *wf_key_status_name(wf_key_status s); /* "none" | "ok" | "unreadable" | "unchecked" */
 
 /* The engine as JSON for people and programs: id, name, engine_type, api_url, active,
  * config (the object; a stored text that is not JSON is given as a string), has_api_key,
@@ -86,14 +86,17 @@ typedef struct wf_engine_patch {
     const char *name;
     const char *engine_type;
     const char *api_url;
-    const char *config;   /* JSON text of an object */
-    int active;           /* -1 keep, 0 inactive, 1 active */
+    const char *config; /* JSON text of an object */
+    int active;         /* -1 keep, 0 inactive, 1 active */
     wf_key_op key_op;
-    const char *api_key;  /* in clear, with key_op == WF_KEYOP_SET */
-    size_t api_key_len;   /* bytes of api_key */
+    const char *api_key; /* in clear, with key_op == WF_KEYOP_SET */
+    size_t api_key_len;  /* bytes of api_key */
 } wf_engine_patch;
 
-#define WF_ENGINE_PATCH_INIT {NULL, NULL, NULL, NULL, -1, WF_KEYOP_KEEP, NULL, 0}
+#define WF_ENGINE_PATCH_INIT                                                                       \
+    {                                                                                              \
+        NULL, NULL, NULL, NULL, -1, WF_KEYOP_KEEP, NULL, 0                                         \
+    }
 
 /* Checks every field the patch sets. `current` is the stored record for an update
  * (NULL on create): cross-field rules (windmill needs config.workspace) look at the

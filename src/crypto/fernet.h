@@ -45,8 +45,8 @@ int wf_fernet_encrypt(const wf_fernet_key *key, const void *msg, size_t len, uin
  * The plaintext is appended to out (use a secret wf_buf). WF_ERR_KEY for a token that is
  * well-formed but whose MAC this key does not match; WF_ERR_INVALID for anything
  * malformed, expired or from the future. */
-int wf_fernet_decrypt(const wf_fernet_key *key, const char *token, size_t token_len,
-                      uint64_t now, int64_t ttl, wf_buf *out, wf_err *err);
+int wf_fernet_decrypt(const wf_fernet_key *key, const char *token, size_t token_len, uint64_t now,
+                      int64_t ttl, wf_buf *out, wf_err *err);
 
 /* True when s looks like a Fernet token (strict base64 of a version-0x80 token of a
  * possible length); does not check any MAC. */

@@ -22,8 +22,7 @@ typedef struct wf_keyring wf_keyring;
 /* Builds a keyring. fernet_keys wins over secret_key when both are set (non-empty).
  * A malformed key in the list is WF_ERR_KEY naming its position ("WFREG_FERNET_KEYS:
  * key 2 is not a valid Fernet key"), never its value. Free with wf_keyring_free. */
-int wf_keyring_new(const char *secret_key, const char *fernet_keys, wf_keyring **out,
-                   wf_err *err);
+int wf_keyring_new(const char *secret_key, const char *fernet_keys, wf_keyring **out, wf_err *err);
 void wf_keyring_free(wf_keyring *kr); /* wipes the keys; accepts NULL */
 
 size_t wf_keyring_count(const wf_keyring *kr);

@@ -38,14 +38,13 @@ static const char VERSION_TABLE_DDL[] =
  * migration drops workflow_engines. It MUST change with the scripts in migrations/:
  * a column or an index added there is a name added here. */
 
-static const char *const app_users_columns[] = {
-    "id", "username", "password_hash", "role", "active", "created_at", "updated_at", NULL};
+static const char *const app_users_columns[] = {"id",     "username",   "password_hash", "role",
+                                                "active", "created_at", "updated_at",    NULL};
 static const char *const app_users_indexes[] = {"ix_app_users_username", NULL};
 
 static const char *const workflow_engines_columns[] = {
-    "id",     "name",       "engine_type", "api_url",    "api_key_encrypted",
-    "active", "config",     "created_by",  "created_at", "updated_at",
-    NULL};
+    "id",         "name",       "engine_type", "api_url", "api_key_encrypted", "active", "config",
+    "created_by", "created_at", "updated_at",  NULL};
 static const char *const workflow_engines_indexes[] = {
     "ix_workflow_engines_id", "ix_workflow_engines_name", "ix_workflow_engines_engine_type",
     "ix_workflow_engines_active", NULL};
@@ -443,14 +442,13 @@ int wf_migrate_up(wf_store *s, const char *target, size_t *napplied, wf_err *err
 
 /* One pending migration as a DBA would run it: its script and its version row. The
  * version, name and checksum are digits, [a-z0-9_] and hex, so literals are safe. */
-static int append_migration_sql(const plan *p, const wf_migration *m, wf_buf *out,
-                                wf_err *err)
+static int append_migration_sql(const plan *p, const wf_migration *m, wf_buf *out, wf_err *err)
 {
     const char *script = script_of(m, p->dialect, true);
     char sum[65];
     if (!script)
-        return wf_err_set(err, WF_ERR_INTERNAL, "migration %s (%s) has no %s up script",
-                          m->version, m->name, p->dialect);
+        return wf_err_set(err, WF_ERR_INTERNAL, "migration %s (%s) has no %s up script", m->version,
+                          m->name, p->dialect);
     wf_sha256_hex(script, strlen(script), sum);
     size_t len = strlen(script);
     wf_buf_printf(out, "\n-- %s %s\n%s%s", m->version, m->name, script,
@@ -555,8 +553,7 @@ done:
     return rc;
 }
 
-int wf_migrate_down(wf_store *s, const char *target, bool force, size_t *nreverted,
-                    wf_err *err)
+int wf_migrate_down(wf_store *s, const char *target, bool force, size_t *nreverted, wf_err *err)
 {
     plan p;
     const char *stop = NULL; /* revert applied versions newer than this; NULL: the newest */
@@ -569,8 +566,7 @@ int wf_migrate_down(wf_store *s, const char *target, bool force, size_t *nrevert
     } else if (target) {
         const wf_migration *m = plan_find(&p, target);
         if (!m) {
-            rc = wf_err_set(err, WF_ERR_NOT_FOUND, "migration '%.64s': no such version",
-                            target);
+            rc = wf_err_set(err, WF_ERR_NOT_FOUND, "migration '%.64s': no such version", target);
             goto done;
         }
         stop = m->version;
@@ -626,8 +622,10 @@ static void verify_versions(const plan *p, report *r)
         if (!row)
             check(r, false, "migration %s (%s) not applied", m->version, m->name);
         else if (!checksum_matches(p, m, row))
-            check(r, false, "migration %s (%s) applied with a different script (checksum "
-                            "mismatch)", m->version, m->name);
+            check(r, false,
+                  "migration %s (%s) applied with a different script (checksum "
+                  "mismatch)",
+                  m->version, m->name);
         else
             check(r, true, "migration %s (%s) applied", m->version, m->name);
         at_head = at_head && row && checksum_matches(p, m, row);
@@ -691,8 +689,8 @@ int wf_migrate_verify(wf_store *s, wf_buf *out, wf_err *err)
     if (rc == 0 && !wf_buf_ok(out))
         rc = wf_err_set(err, WF_ERR_NOMEM, "migrate: out of memory");
     else if (rc == 0 && r.failed)
-        rc = wf_err_set(err, WF_ERR_DB, "schema check failed: %zu of %zu checks failed",
-                        r.failed, r.checks);
+        rc = wf_err_set(err, WF_ERR_DB, "schema check failed: %zu of %zu checks failed", r.failed,
+                        r.checks);
 done:
     plan_free(&p);
     return rc;

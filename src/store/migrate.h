@@ -29,7 +29,7 @@ const char *wf_migrate_head(void);
 
 /* What status reports per migration. */
 typedef struct wf_migration_state {
-    const char *version;   /* points into the embedded table (or the row, for unknown) */
+    const char *version; /* points into the embedded table (or the row, for unknown) */
     const char *name;
     bool is_applied;
     bool is_known;         /* false: applied in the database but not embedded (newer wfreg?) */
@@ -54,8 +54,7 @@ int wf_migrate_up(wf_store *s, const char *target, size_t *napplied, wf_err *err
 int wf_migrate_up_sql(wf_store *s, const char *target, wf_buf *out, wf_err *err);
 /* Reverts applied migrations newer than target (NULL: only the last one). Refuses with
  * WF_ERR_CONFLICT to drop workflow_engines while it holds rows unless force. */
-int wf_migrate_down(wf_store *s, const char *target, bool force, size_t *nreverted,
-                    wf_err *err);
+int wf_migrate_down(wf_store *s, const char *target, bool force, size_t *nreverted, wf_err *err);
 /* Checks the version (at head, checksums match), the tables, their columns and the
  * indexes against what the migrations create. Appends one line per check to report
  * ("ok   table workflow_engines", "FAIL index ix_workflow_engines_active missing").

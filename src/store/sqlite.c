@@ -36,8 +36,8 @@ typedef struct wf_sqlite {
     bool tx_doomed; /* an inner level rolled back: the outer commit must roll back */
 } wf_sqlite;
 
-#define ENGINE_COLUMNS                                                                     \
-    "id, name, engine_type, api_url, api_key_encrypted, active, config, created_by, "     \
+#define ENGINE_COLUMNS                                                                             \
+    "id, name, engine_type, api_url, api_key_encrypted, active, config, created_by, "              \
     "created_at, updated_at"
 
 static wf_sqlite *sq(wf_store *s)
@@ -247,8 +247,8 @@ static bool parse_timestamp(const char *p, time_t *out)
         }
     }
     long offset;
-    if (!read_offset(p, &offset) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 ||
-        mi > 59 || sec > 60)
+    if (!read_offset(p, &offset) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60)
         return false;
     tm.tm_year = y - 1900;
     tm.tm_mon = mo - 1;
@@ -313,8 +313,8 @@ static wf_engine *engine_from_row(sqlite3_stmt *st)
     e->created_at = col_timestamp(st, 8, &ok);
     e->updated_at = col_timestamp(st, 9, &ok);
     e->source = WF_SOURCE_DATABASE;
-    e->key_status = e->api_key_encrypted && e->api_key_encrypted[0] ? WF_KEY_UNCHECKED
-                                                                     : WF_KEY_NONE;
+    e->key_status =
+        e->api_key_encrypted && e->api_key_encrypted[0] ? WF_KEY_UNCHECKED : WF_KEY_NONE;
     if (!ok) {
         wf_engine_free(e);
         return NULL;
@@ -330,8 +330,7 @@ static int sq_engine_list(wf_store *s, wf_engine ***out, size_t *n, wf_err *err)
     wf_engine **v = NULL;
     size_t len = 0, cap = 0;
     sqlite3_stmt *st = NULL;
-    int rc = prepare(q, "SELECT " ENGINE_COLUMNS " FROM workflow_engines ORDER BY name", &st,
-                     err);
+    int rc = prepare(q, "SELECT " ENGINE_COLUMNS " FROM workflow_engines ORDER BY name", &st, err);
     *out = NULL;
     *n = 0;
     if (rc)
@@ -374,8 +373,8 @@ static int sq_engine_get(wf_store *s, const char *name, wf_engine **out, wf_err 
     wf_sqlite *q = sq(s);
     sqlite3_stmt *st = NULL;
     *out = NULL;
-    int rc = prepare(q, "SELECT " ENGINE_COLUMNS " FROM workflow_engines WHERE name = ?1", &st,
-                     err);
+    int rc =
+        prepare(q, "SELECT " ENGINE_COLUMNS " FROM workflow_engines WHERE name = ?1", &st, err);
     if (rc)
         goto done;
     if (bind_text(st, 1, name) != SQLITE_OK) {
@@ -405,8 +404,7 @@ static int write_fail(wf_sqlite *q, const wf_engine *e, const char *what, wf_err
     case SQLITE_CONSTRAINT_FOREIGNKEY:
         return wf_err_set(err, WF_ERR_CONFLICT, "created_by: no user with id %lld",
                           (long long)e->created_by);
-    default:
-        return db_fail(q, err, what);
+    default: return db_fail(q, err, what);
     }
 }
 
@@ -519,8 +517,7 @@ done:
 }
 
 /* Runs a query whose answer is one integer. */
-static int query_int64(wf_sqlite *q, const char *sql, const char *arg, int64_t *out,
-                       wf_err *err)
+static int query_int64(wf_sqlite *q, const char *sql, const char *arg, int64_t *out, wf_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = prepare(q, sql, &st, err);
@@ -541,8 +538,8 @@ static int sq_engine_count(wf_store *s, int64_t *n, wf_err *err)
     return query_int64(sq(s), "SELECT count(*) FROM workflow_engines", NULL, n, err);
 }
 
-static int sq_engine_swap_key(wf_store *s, int64_t id, const char *old_token,
-                              const char *new_token, bool *changed, wf_err *err)
+static int sq_engine_swap_key(wf_store *s, int64_t id, const char *old_token, const char *new_token,
+                              bool *changed, wf_err *err)
 {
     wf_sqlite *q = sq(s);
     sqlite3_stmt *st = NULL;
@@ -574,8 +571,10 @@ done:
 static int sq_table_exists(wf_store *s, const char *table, bool *exists, wf_err *err)
 {
     int64_t n = 0;
-    int rc = query_int64(sq(s), "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-                                " AND name = ?1", table, &n, err);
+    int rc = query_int64(sq(s),
+                         "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
+                         " AND name = ?1",
+                         table, &n, err);
     *exists = rc == 0 && n > 0;
     return rc;
 }
@@ -627,15 +626,13 @@ done:
     return rc;
 }
 
-static int sq_table_columns(wf_store *s, const char *table, char ***names, size_t *n,
-                            wf_err *err)
+static int sq_table_columns(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err)
 {
-    return collect_names(sq(s), "SELECT name FROM pragma_table_info(?1) ORDER BY cid", table,
-                         NULL, names, n, err);
+    return collect_names(sq(s), "SELECT name FROM pragma_table_info(?1) ORDER BY cid", table, NULL,
+                         names, n, err);
 }
 
-static int sq_table_indexes(wf_store *s, const char *table, char ***names, size_t *n,
-                            wf_err *err)
+static int sq_table_indexes(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err)
 {
     /* only named indexes: those SQLite makes for UNIQUE and PRIMARY KEY are not asked for */
     return collect_names(sq(s), "SELECT name FROM pragma_index_list(?1) ORDER BY name", table,
@@ -644,8 +641,8 @@ static int sq_table_indexes(wf_store *s, const char *table, char ***names, size_
 
 /* ---- the migrations table ------------------------------------------------------------ */
 
-static int read_migration_rows(wf_sqlite *q, sqlite3_stmt *st, wf_migration_row **rows,
-                               size_t *n, wf_err *err)
+static int read_migration_rows(wf_sqlite *q, sqlite3_stmt *st, wf_migration_row **rows, size_t *n,
+                               wf_err *err)
 {
     wf_migration_row *v = NULL;
     size_t len = 0, cap = 0;
@@ -704,8 +701,8 @@ static int sq_migrations_applied(wf_store *s, wf_migration_row **rows, size_t *n
 }
 
 /* Runs one write statement with up to three bound texts. */
-static int run_bound(wf_sqlite *q, const char *sql, const char *a, const char *b,
-                     const char *c, wf_err *err)
+static int run_bound(wf_sqlite *q, const char *sql, const char *a, const char *b, const char *c,
+                     wf_err *err)
 {
     sqlite3_stmt *st = NULL;
     int rc = prepare(q, sql, &st, err);
@@ -733,8 +730,8 @@ static int sq_migration_record(wf_store *s, const char *version, const char *nam
 
 static int sq_migration_forget(wf_store *s, const char *version, wf_err *err)
 {
-    return run_bound(sq(s), "DELETE FROM wfreg_migrations WHERE version = ?1", version, NULL,
-                     NULL, err);
+    return run_bound(sq(s), "DELETE FROM wfreg_migrations WHERE version = ?1", version, NULL, NULL,
+                     err);
 }
 
 /* ---- opening and closing ------------------------------------------------------------- */
@@ -784,7 +781,7 @@ static int make_parent_dirs(const char *path, wf_err *err)
     if (!slash || slash == dir)
         goto done; /* the current folder, or the root */
     *slash = '\0';
-    for (char *p = dir + 1; ; p++) {
+    for (char *p = dir + 1;; p++) {
         if (*p != '/' && *p != '\0')
             continue;
         char saved = *p;

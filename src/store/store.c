@@ -63,9 +63,9 @@ const char *wf_store_dialect(const wf_store *s)
 }
 
 /* A backend may leave an operation out (NULL) while it is being written. */
-#define WF_STORE_CALL(s, op, err, ...)                                                     \
-    ((s)->ops->op ? (s)->ops->op((s), __VA_ARGS__)                                          \
-                  : wf_err_set((err), WF_ERR_INTERNAL, "store %s: %s is not implemented",  \
+#define WF_STORE_CALL(s, op, err, ...)                                                             \
+    ((s)->ops->op ? (s)->ops->op((s), __VA_ARGS__)                                                 \
+                  : wf_err_set((err), WF_ERR_INTERNAL, "store %s: %s is not implemented",          \
                                (s)->ops->name, #op))
 
 int wf_store_begin(wf_store *s, wf_err *err)
@@ -119,8 +119,8 @@ int wf_store_engine_count(wf_store *s, int64_t *n, wf_err *err)
     return WF_STORE_CALL(s, engine_count, err, n, err);
 }
 
-int wf_store_engine_swap_key(wf_store *s, int64_t id, const char *old_token,
-                             const char *new_token, bool *changed, wf_err *err)
+int wf_store_engine_swap_key(wf_store *s, int64_t id, const char *old_token, const char *new_token,
+                             bool *changed, wf_err *err)
 {
     return WF_STORE_CALL(s, engine_swap_key, err, id, old_token, new_token, changed, err);
 }
@@ -130,14 +130,12 @@ int wf_store_table_exists(wf_store *s, const char *table, bool *exists, wf_err *
     return WF_STORE_CALL(s, table_exists, err, table, exists, err);
 }
 
-int wf_store_table_columns(wf_store *s, const char *table, char ***names, size_t *n,
-                           wf_err *err)
+int wf_store_table_columns(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err)
 {
     return WF_STORE_CALL(s, table_columns, err, table, names, n, err);
 }
 
-int wf_store_table_indexes(wf_store *s, const char *table, char ***names, size_t *n,
-                           wf_err *err)
+int wf_store_table_indexes(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err)
 {
     return WF_STORE_CALL(s, table_indexes, err, table, names, n, err);
 }

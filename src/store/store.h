@@ -46,14 +46,12 @@ typedef struct wf_store_ops {
     int (*engine_update)(wf_store *s, int64_t id, const wf_engine *e, wf_err *err);
     int (*engine_delete)(wf_store *s, const char *name, wf_err *err);
     int (*engine_count)(wf_store *s, int64_t *n, wf_err *err);
-    int (*engine_swap_key)(wf_store *s, int64_t id, const char *old_token,
-                           const char *new_token, bool *changed, wf_err *err);
+    int (*engine_swap_key)(wf_store *s, int64_t id, const char *old_token, const char *new_token,
+                           bool *changed, wf_err *err);
 
     int (*table_exists)(wf_store *s, const char *table, bool *exists, wf_err *err);
-    int (*table_columns)(wf_store *s, const char *table, char ***names, size_t *n,
-                         wf_err *err);
-    int (*table_indexes)(wf_store *s, const char *table, char ***names, size_t *n,
-                         wf_err *err);
+    int (*table_columns)(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err);
+    int (*table_indexes)(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err);
     int (*migrations_applied)(wf_store *s, wf_migration_row **rows, size_t *n, wf_err *err);
     int (*migration_record)(wf_store *s, const char *version, const char *name,
                             const char *checksum, wf_err *err);
@@ -94,15 +92,13 @@ int wf_store_engine_delete(wf_store *s, const char *name, wf_err *err);
 int wf_store_engine_count(wf_store *s, int64_t *n, wf_err *err);
 /* Compare-and-set of one engine's token, for key rotation: sets new_token only where
  * the stored token still equals old_token; *changed says whether it did. */
-int wf_store_engine_swap_key(wf_store *s, int64_t id, const char *old_token,
-                             const char *new_token, bool *changed, wf_err *err);
+int wf_store_engine_swap_key(wf_store *s, int64_t id, const char *old_token, const char *new_token,
+                             bool *changed, wf_err *err);
 
 int wf_store_table_exists(wf_store *s, const char *table, bool *exists, wf_err *err);
 /* Names, in table order / any order; free with wf_strv_free. */
-int wf_store_table_columns(wf_store *s, const char *table, char ***names, size_t *n,
-                           wf_err *err);
-int wf_store_table_indexes(wf_store *s, const char *table, char ***names, size_t *n,
-                           wf_err *err);
+int wf_store_table_columns(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err);
+int wf_store_table_indexes(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err);
 void wf_strv_free(char **v, size_t n);
 
 int wf_store_migrations_applied(wf_store *s, wf_migration_row **rows, size_t *n, wf_err *err);

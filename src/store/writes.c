@@ -25,8 +25,8 @@ wf_key_status wf_writes_key_status(const wf_keyring *kr, const wf_engine *e, int
         return WF_KEY_NONE;
     wf_buf plain;
     wf_buf_init_secret(&plain);
-    int rc = kr ? wf_keyring_decrypt(kr, e->api_key_encrypted, &plain, key_index, NULL)
-                : WF_ERR_KEY;
+    int rc =
+        kr ? wf_keyring_decrypt(kr, e->api_key_encrypted, &plain, key_index, NULL) : WF_ERR_KEY;
     wf_buf_wipe(&plain);
     return rc == 0 ? WF_KEY_OK : WF_KEY_UNREADABLE;
 }
@@ -69,8 +69,8 @@ static int read_back(wf_store *s, const wf_keyring *kr, const char *name, wf_eng
     return rc;
 }
 
-int wf_writes_create(wf_store *s, const wf_keyring *kr, const wf_engine_patch *p,
-                     int64_t actor, wf_engine **out, wf_err *err)
+int wf_writes_create(wf_store *s, const wf_keyring *kr, const wf_engine_patch *p, int64_t actor,
+                     wf_engine **out, wf_err *err)
 {
     wf_engine *e = NULL;
     int64_t id = 0;
@@ -104,9 +104,8 @@ static int missing(const wf_snapshot *snap, const char *name, wf_err *err)
     return wf_err_set(err, WF_ERR_NOT_FOUND, "no engine named '%s'", name);
 }
 
-int wf_writes_update(wf_store *s, const wf_keyring *kr, const wf_snapshot *snap,
-                     const char *name, const wf_engine_patch *p, wf_engine **out,
-                     wf_err *err)
+int wf_writes_update(wf_store *s, const wf_keyring *kr, const wf_snapshot *snap, const char *name,
+                     const wf_engine_patch *p, wf_engine **out, wf_err *err)
 {
     wf_engine *cur = NULL, *next = NULL;
     bool in_tx = false;
@@ -169,8 +168,7 @@ static wf_key_status load_key_status(void *ctx, const wf_engine *e)
 }
 
 int wf_writes_load_registry(wf_registry *r, wf_store *s, const wf_keyring *kr,
-                            wf_engine *const *env, size_t nenv, bool log_startup,
-                            wf_err *err)
+                            wf_engine *const *env, size_t nenv, bool log_startup, wf_err *err)
 {
     load_ctx lc = {s, kr};
     wf_registry_source src = {&lc, load_db, load_key_status, env, nenv};
@@ -178,8 +176,8 @@ int wf_writes_load_registry(wf_registry *r, wf_store *s, const wf_keyring *kr,
 }
 
 /* Rotates one engine's token; returns the outcome's word or NULL on a hard error. */
-static const char *rotate_one(wf_store *s, const wf_keyring *kr, const wf_engine *e,
-                              bool dry_run, wf_rotate_report *rep, wf_err *err)
+static const char *rotate_one(wf_store *s, const wf_keyring *kr, const wf_engine *e, bool dry_run,
+                              wf_rotate_report *rep, wf_err *err)
 {
     const char *what = NULL;
     int key_index = -1;
@@ -196,8 +194,8 @@ static const char *rotate_one(wf_store *s, const wf_keyring *kr, const wf_engine
         what = "would rotate";
     } else if (wf_keyring_encrypt(kr, plain.ptr, plain.len, &token, err) == 0) {
         bool changed = false;
-        if (wf_store_engine_swap_key(s, e->id, e->api_key_encrypted, wf_buf_cstr(&token),
-                                     &changed, err) == 0) {
+        if (wf_store_engine_swap_key(s, e->id, e->api_key_encrypted, wf_buf_cstr(&token), &changed,
+                                     err) == 0) {
             what = changed ? "rotated" : "changed meanwhile";
             if (changed)
                 rep->rotated++;
@@ -210,8 +208,7 @@ static const char *rotate_one(wf_store *s, const wf_keyring *kr, const wf_engine
     return what;
 }
 
-int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run,
-                          wf_rotate_report *rep,
+int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run, wf_rotate_report *rep,
                           void (*report_cb)(void *ctx, const char *name, const char *what),
                           void *ctx, wf_err *err)
 {

@@ -39,6 +39,7 @@ expect_err "2 API key(s) unreadable" "keys check counts the unreadable"
 SECRET_KEY="a-changed-secret" run check
 expect_code 1 "check fails with a changed SECRET_KEY"
 expect_out "a1, b1" "check names the unreadable engines"
+expect_err "Engine 'a1': API key unreadable with the configured keys" "the log names each unreadable engine"
 SECRET_KEY="a-changed-secret" run_in "$MARK-c" engines add d1 --type n8n --url http://127.0.0.1:4 --api-key-stdin
 expect_code 0 "a new engine can still be added under the new key"
 SECRET_KEY="a-changed-secret" run engines remove d1

@@ -387,8 +387,7 @@ static void test_swap_key(void **state)
     bool changed = true;
     assert_int_equal(wf_store_engine_swap_key(s, id, "other", "new-token", &changed, NULL), 0);
     assert_false(changed);
-    assert_int_equal(wf_store_engine_swap_key(s, id, "old-token", "new-token", &changed, NULL),
-                     0);
+    assert_int_equal(wf_store_engine_swap_key(s, id, "old-token", "new-token", &changed, NULL), 0);
     assert_true(changed);
     wf_engine *g = NULL;
     assert_int_equal(wf_store_engine_get(s, "rot", &g, NULL), 0);

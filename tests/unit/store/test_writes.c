@@ -285,8 +285,11 @@ static void test_rotation(void **state)
     wf_buf_wipe(&plain);
 
     /* a token no key opens is left alone and counted */
-    assert_int_equal(wf_store_exec(f->s, "UPDATE workflow_engines SET api_key_encrypted="
-                                         "'gAAAAABbroken' WHERE name='r2'", &err), 0);
+    assert_int_equal(wf_store_exec(f->s,
+                                   "UPDATE workflow_engines SET api_key_encrypted="
+                                   "'gAAAAABbroken' WHERE name='r2'",
+                                   &err),
+                     0);
     assert_int_equal(wf_writes_rotate_keys(f->s, both, false, &rep, NULL, NULL, &err), 0);
     assert_int_equal(rep.unreadable, 1);
     assert_int_equal(rep.current, 2);
