@@ -13,11 +13,15 @@
 #include "core/registry.h"
 #include "crypto/keyring.h"
 #include "store/store.h"
+#include "store/writes.h"
 
 #include <getopt.h>
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
+
+/* The command line acts as no user: created_by stays NULL, the audit trail says "cli". */
+extern const wf_actor wf_cli_actor;
 
 enum { WF_EXIT_OK = 0, WF_EXIT_FAIL = 1, WF_EXIT_USAGE = 2, WF_EXIT_DB = 3 };
 

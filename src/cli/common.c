@@ -16,6 +16,8 @@
 #include <termios.h>
 #include <unistd.h>
 
+const wf_actor wf_cli_actor = {0, "cli"};
+
 int wf_cli_exit_code(int rc)
 {
     switch (rc) {

@@ -308,9 +308,9 @@ static int cmd_write(wf_cli *c, int argc, char **argv, bool is_update)
         goto done;
     snap = wf_registry_acquire(c->registry);
     if (is_update)
-        rc = wf_writes_update(c->store, c->keyring, snap, name, &p, &e, &err);
+        rc = wf_writes_update(c->store, c->keyring, snap, name, &p, &wf_cli_actor, &e, &err);
     else
-        rc = wf_writes_create(c->store, c->keyring, &p, 0, &e, &err);
+        rc = wf_writes_create(c->store, c->keyring, &p, &wf_cli_actor, &e, &err);
     if (rc < 0)
         goto done;
     report_written(c, is_update ? "Updated" : "Added", e);
@@ -343,7 +343,7 @@ static int cmd_remove(wf_cli *c, int argc, char **argv)
     if (rc < 0)
         return wf_cli_fail(c, rc, &err, "engines remove");
     wf_snapshot *snap = wf_registry_acquire(c->registry);
-    rc = wf_writes_delete(c->store, snap, name, &err);
+    rc = wf_writes_delete(c->store, snap, name, &wf_cli_actor, &err);
     wf_snapshot_unref(snap);
     if (rc < 0)
         return wf_cli_fail(c, rc, &err, "engines remove");

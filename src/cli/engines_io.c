@@ -361,10 +361,11 @@ static int apply_items(wf_cli *c, import_item *items, size_t n, wf_err *err)
     for (size_t i = 0; i < n && rc == 0; i++) {
         import_item *it = &items[i];
         if (!strcmp(it->action, "create")) {
-            rc = wf_writes_create(c->store, c->keyring, &it->patch, 0, NULL, err);
+            rc = wf_writes_create(c->store, c->keyring, &it->patch, &wf_cli_actor, NULL, err);
         } else if (!strcmp(it->action, "update")) {
             it->patch.name = NULL; /* found by name: no rename */
-            rc = wf_writes_update(c->store, c->keyring, snap, it->name, &it->patch, NULL, err);
+            rc = wf_writes_update(c->store, c->keyring, snap, it->name, &it->patch, &wf_cli_actor,
+                                  NULL, err);
         }
         if (rc < 0)
             wf_err_prefix(err, it->name);

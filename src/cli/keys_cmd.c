@@ -130,7 +130,8 @@ static int cmd_rotate(wf_cli *c, int argc, char **argv)
     if (rc == 0)
         rc = wf_cli_open_keyring(c, &err);
     if (rc == 0)
-        rc = wf_writes_rotate_keys(c->store, c->keyring, dry_run, &rep, print_rotation, c, &err);
+        rc = wf_writes_rotate_keys(c->store, c->keyring, dry_run, &wf_cli_actor, &rep,
+                                   print_rotation, c, &err);
     if (rc < 0)
         return wf_cli_fail(c, rc, &err, "keys rotate");
     fprintf(c->out, "%zu stored key(s): %zu %s, %zu already under the first key, %zu unreadable",

@@ -69,8 +69,8 @@ static int read_back(wf_store *s, const wf_keyring *kr, const char *name, wf_eng
     return rc;
 }
 
-int wf_writes_create(wf_store *s, const wf_keyring *kr, const wf_engine_patch *p, int64_t actor,
-                     wf_engine **out, wf_err *err)
+int wf_writes_create(wf_store *s, const wf_keyring *kr, const wf_engine_patch *p,
+                     const wf_actor *actor, wf_engine **out, wf_err *err)
 {
     wf_engine *e = NULL;
     int64_t id = 0;
@@ -82,7 +82,7 @@ int wf_writes_create(wf_store *s, const wf_keyring *kr, const wf_engine_patch *p
         rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory");
         goto done;
     }
-    e->created_by = actor;
+    e->created_by = actor ? actor->user_id : 0;
     if ((rc = apply_key(kr, p, e, err)) < 0)
         goto done;
     if ((rc = wf_store_engine_insert(s, e, &id, err)) < 0)
@@ -105,8 +105,9 @@ static int missing(const wf_snapshot *snap, const char *name, wf_err *err)
 }
 
 int wf_writes_update(wf_store *s, const wf_keyring *kr, const wf_snapshot *snap, const char *name,
-                     const wf_engine_patch *p, wf_engine **out, wf_err *err)
+                     const wf_engine_patch *p, const wf_actor *actor, wf_engine **out, wf_err *err)
 {
+    (void)actor; /* recorded by the audit trail */
     wf_engine *cur = NULL, *next = NULL;
     bool in_tx = false;
     int rc = wf_store_begin(s, err);
@@ -141,8 +142,10 @@ done:
     return rc;
 }
 
-int wf_writes_delete(wf_store *s, const wf_snapshot *snap, const char *name, wf_err *err)
+int wf_writes_delete(wf_store *s, const wf_snapshot *snap, const char *name, const wf_actor *actor,
+                     wf_err *err)
 {
+    (void)actor;
     int rc = wf_store_engine_delete(s, name, err);
     if (rc == WF_ERR_NOT_FOUND)
         rc = missing(snap, name, err);
@@ -208,7 +211,8 @@ static const char *rotate_one(wf_store *s, const wf_keyring *kr, const wf_engine
     return what;
 }
 
-int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run, wf_rotate_report *rep,
+int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run, const wf_actor *actor,
+                          wf_rotate_report *rep,
                           void (*report_cb)(void *ctx, const char *name, const char *what),
                           void *ctx, wf_err *err)
 {
@@ -216,6 +220,7 @@ int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run, wf_ro
     size_t n = 0;
     bool in_tx = false;
     memset(rep, 0, sizeof *rep);
+    (void)actor;
     int rc = 0;
     if (!wf_keyring_can_encrypt(kr)) {
         rc = wf_err_set(err, WF_ERR_KEY,

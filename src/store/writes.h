@@ -17,20 +17,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Who makes a change, for created_by and the audit trail. */
+typedef struct wf_actor {
+    int64_t user_id;  /* app_users.id, 0 when no user (the command line) */
+    const char *name; /* "alice", or "cli" */
+} wf_actor;
+
 /* Creates an engine from a patch (name, engine_type, api_url required). The API key,
  * when the patch sets one, is encrypted with the keyring's first key; without a key to
- * encrypt with the write is refused (WF_ERR_KEY). actor is app_users.id or 0. On
+ * encrypt with the write is refused (WF_ERR_KEY). actor (may be NULL) gives created_by. On
  * success *out (may be NULL) receives the stored record. */
-int wf_writes_create(wf_store *s, const wf_keyring *kr, const wf_engine_patch *p, int64_t actor,
-                     wf_engine **out, wf_err *err);
+int wf_writes_create(wf_store *s, const wf_keyring *kr, const wf_engine_patch *p,
+                     const wf_actor *actor, wf_engine **out, wf_err *err);
 
 /* Applies a patch to the database engine `name`. WF_ERR_NOT_FOUND when there is none;
  * when snap is given and `name` is an environment engine, WF_ERR_CONFLICT (read-only). */
 int wf_writes_update(wf_store *s, const wf_keyring *kr, const wf_snapshot *snap, const char *name,
-                     const wf_engine_patch *p, wf_engine **out, wf_err *err);
+                     const wf_engine_patch *p, const wf_actor *actor, wf_engine **out, wf_err *err);
 
 /* Deletes the database engine `name`; same errors as update. */
-int wf_writes_delete(wf_store *s, const wf_snapshot *snap, const char *name, wf_err *err);
+int wf_writes_delete(wf_store *s, const wf_snapshot *snap, const char *name, const wf_actor *actor,
+                     wf_err *err);
 
 /* Loads the registry from the database and the given environment engines, checking
  * each stored token against the keyring (key_status OK or UNREADABLE). */
@@ -52,7 +59,8 @@ typedef struct wf_rotate_report {
  * transaction. Unreadable tokens are left untouched and counted; report_cb (may be NULL)
  * is called with each engine's name and its outcome ("rotated", "current",
  * "unreadable", "changed meanwhile"). */
-int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run, wf_rotate_report *rep,
+int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run, const wf_actor *actor,
+                          wf_rotate_report *rep,
                           void (*report_cb)(void *ctx, const char *name, const char *what),
                           void *ctx, wf_err *err);
 

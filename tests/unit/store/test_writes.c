@@ -58,7 +58,7 @@ static void add(fixture *f, const wf_keyring *kr, const char *name, const char *
     }
     wf_err err;
     wf_err_init(&err);
-    assert_int_equal(wf_writes_create(f->s, kr, &p, 0, NULL, &err), 0);
+    assert_int_equal(wf_writes_create(f->s, kr, &p, NULL, NULL, &err), 0);
 }
 
 static char *stored_token(fixture *f, const char *name)
@@ -83,7 +83,7 @@ static void test_create_encrypts_the_key(void **state)
     wf_engine *e = NULL;
     wf_err err;
     wf_err_init(&err);
-    assert_int_equal(wf_writes_create(f->s, kr, &p, 0, &e, &err), 0);
+    assert_int_equal(wf_writes_create(f->s, kr, &p, NULL, &e, &err), 0);
     assert_non_null(e);
     assert_int_equal(e->key_status, WF_KEY_OK);
     assert_true(e->id > 0);
@@ -116,14 +116,14 @@ static void test_create_without_keys_is_refused(void **state)
     p.key_op = WF_KEYOP_SET;
     p.api_key = "k";
     p.api_key_len = 1;
-    assert_int_equal(wf_writes_create(f->s, empty, &p, 0, NULL, &err), WF_ERR_KEY);
+    assert_int_equal(wf_writes_create(f->s, empty, &p, NULL, NULL, &err), WF_ERR_KEY);
     assert_non_null(strstr(err.msg, "SECRET_KEY"));
     char *n = side_query(f->path, "SELECT count(*) FROM workflow_engines");
     assert_string_equal(n, "0");
     free(n);
     /* without a key the same engine can be stored */
     p.key_op = WF_KEYOP_KEEP;
-    assert_int_equal(wf_writes_create(f->s, empty, &p, 0, NULL, &err), 0);
+    assert_int_equal(wf_writes_create(f->s, empty, &p, NULL, NULL, &err), 0);
     wf_keyring_free(empty);
 }
 
@@ -137,7 +137,7 @@ static void test_invalid_create_writes_nothing(void **state)
     p.api_url = "ftp://x";
     wf_err err;
     wf_err_init(&err);
-    assert_int_equal(wf_writes_create(f->s, kr, &p, 0, NULL, &err), WF_ERR_INVALID);
+    assert_int_equal(wf_writes_create(f->s, kr, &p, NULL, NULL, &err), WF_ERR_INVALID);
     assert_int_equal(err.nfields, 3);
     char *n = side_query(f->path, "SELECT count(*) FROM workflow_engines");
     assert_string_equal(n, "0");
@@ -156,7 +156,7 @@ static void test_update_key_ops(void **state)
     wf_err_init(&err);
     wf_engine_patch keep = WF_ENGINE_PATCH_INIT;
     keep.api_url = "http://127.0.0.1:1";
-    assert_int_equal(wf_writes_update(f->s, kr, NULL, "u1", &keep, NULL, &err), 0);
+    assert_int_equal(wf_writes_update(f->s, kr, NULL, "u1", &keep, NULL, NULL, &err), 0);
     char *t2 = stored_token(f, "u1");
     assert_string_equal(t1, t2); /* KEEP leaves the token alone */
 
@@ -164,25 +164,26 @@ static void test_update_key_ops(void **state)
     set.key_op = WF_KEYOP_SET;
     set.api_key = "second";
     set.api_key_len = 6;
-    assert_int_equal(wf_writes_update(f->s, kr, NULL, "u1", &set, NULL, &err), 0);
+    assert_int_equal(wf_writes_update(f->s, kr, NULL, "u1", &set, NULL, NULL, &err), 0);
     char *t3 = stored_token(f, "u1");
     assert_string_not_equal(t2, t3);
 
     wf_engine_patch rm = WF_ENGINE_PATCH_INIT;
     rm.key_op = WF_KEYOP_REMOVE;
     wf_engine *e = NULL;
-    assert_int_equal(wf_writes_update(f->s, kr, NULL, "u1", &rm, &e, &err), 0);
+    assert_int_equal(wf_writes_update(f->s, kr, NULL, "u1", &rm, NULL, &e, &err), 0);
     assert_int_equal(e->key_status, WF_KEY_NONE);
     char *t4 = stored_token(f, "u1");
     assert_string_equal(t4, "(null)");
 
     wf_engine_patch bad = WF_ENGINE_PATCH_INIT;
     bad.api_url = "nope";
-    assert_int_equal(wf_writes_update(f->s, kr, NULL, "u1", &bad, NULL, &err), WF_ERR_INVALID);
+    assert_int_equal(wf_writes_update(f->s, kr, NULL, "u1", &bad, NULL, NULL, &err),
+                     WF_ERR_INVALID);
     char *url = side_query(f->path, "SELECT api_url FROM workflow_engines WHERE name='u1'");
     assert_string_equal(url, "http://127.0.0.1:1");
 
-    assert_int_equal(wf_writes_update(f->s, kr, NULL, "missing", &keep, NULL, &err),
+    assert_int_equal(wf_writes_update(f->s, kr, NULL, "missing", &keep, NULL, NULL, &err),
                      WF_ERR_NOT_FOUND);
     free(url);
     free(t1);
@@ -221,11 +222,11 @@ static void test_environment_engines_are_read_only(void **state)
     wf_err_init(&err);
     wf_engine_patch p = WF_ENGINE_PATCH_INIT;
     p.active = 0;
-    assert_int_equal(wf_writes_update(f->s, kr, snap, "n8n-default", &p, NULL, &err),
+    assert_int_equal(wf_writes_update(f->s, kr, snap, "n8n-default", &p, NULL, NULL, &err),
                      WF_ERR_CONFLICT);
     assert_non_null(strstr(err.msg, "read-only"));
-    assert_int_equal(wf_writes_delete(f->s, snap, "n8n-default", &err), WF_ERR_CONFLICT);
-    assert_int_equal(wf_writes_delete(f->s, snap, "nothing", &err), WF_ERR_NOT_FOUND);
+    assert_int_equal(wf_writes_delete(f->s, snap, "n8n-default", NULL, &err), WF_ERR_CONFLICT);
+    assert_int_equal(wf_writes_delete(f->s, snap, "nothing", NULL, &err), WF_ERR_NOT_FOUND);
     wf_snapshot_unref(snap);
     wf_registry_free(r);
     wf_keyring_free(kr);
@@ -267,14 +268,14 @@ static void test_rotation(void **state)
     wf_err_init(&err);
     wf_rotate_report rep;
     char *before = stored_token(f, "r1");
-    assert_int_equal(wf_writes_rotate_keys(f->s, both, true, &rep, NULL, NULL, &err), 0);
+    assert_int_equal(wf_writes_rotate_keys(f->s, both, true, NULL, &rep, NULL, NULL, &err), 0);
     assert_int_equal(rep.total, 3);
     assert_int_equal(rep.rotated, 2);
     assert_int_equal(rep.current, 1);
     char *still = stored_token(f, "r1");
     assert_string_equal(before, still); /* a dry run writes nothing */
 
-    assert_int_equal(wf_writes_rotate_keys(f->s, both, false, &rep, NULL, NULL, &err), 0);
+    assert_int_equal(wf_writes_rotate_keys(f->s, both, false, NULL, &rep, NULL, NULL, &err), 0);
     assert_int_equal(rep.rotated, 2);
     char *after = stored_token(f, "r1");
     assert_string_not_equal(before, after);
@@ -290,7 +291,7 @@ static void test_rotation(void **state)
                                    "'gAAAAABbroken' WHERE name='r2'",
                                    &err),
                      0);
-    assert_int_equal(wf_writes_rotate_keys(f->s, both, false, &rep, NULL, NULL, &err), 0);
+    assert_int_equal(wf_writes_rotate_keys(f->s, both, false, NULL, &rep, NULL, NULL, &err), 0);
     assert_int_equal(rep.unreadable, 1);
     assert_int_equal(rep.current, 2);
     char *broken = stored_token(f, "r2");
