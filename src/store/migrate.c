@@ -49,6 +49,15 @@ static const char *const workflow_engines_indexes[] = {
     "ix_workflow_engines_id", "ix_workflow_engines_name", "ix_workflow_engines_engine_type",
     "ix_workflow_engines_active", NULL};
 
+static const char *const api_tokens_columns[] = {
+    "id", "user_id", "kind", "label", "token_hash", "created_at", "expires_at", "revoked_at", NULL};
+static const char *const api_tokens_indexes[] = {"ix_api_tokens_user_id", NULL};
+
+static const char *const audit_log_columns[] = {
+    "id", "created_at", "actor_id", "actor", "action", "engine_id", "engine_name", "fields", NULL};
+static const char *const audit_log_indexes[] = {"ix_audit_log_engine_id",
+                                                "ix_audit_log_engine_name", NULL};
+
 static const struct expected_table {
     const char *version; /* the migration that creates the table */
     const char *table;
@@ -57,6 +66,8 @@ static const struct expected_table {
 } expected_tables[] = {
     {"0001", "app_users", app_users_columns, app_users_indexes},
     {"0002", "workflow_engines", workflow_engines_columns, workflow_engines_indexes},
+    {"0003", "api_tokens", api_tokens_columns, api_tokens_indexes},
+    {"0003", "audit_log", audit_log_columns, audit_log_indexes},
 };
 
 #define ENGINES_TABLE "workflow_engines"

@@ -16,7 +16,8 @@ run migrate up --sql
 expect_code 0 "up --sql"
 expect_out "BEGIN;" "up --sql opens a transaction"
 expect_out "COMMIT;" "up --sql commits"
-for ix in ix_workflow_engines_id ix_workflow_engines_name ix_workflow_engines_engine_type ix_workflow_engines_active; do
+for ix in ix_workflow_engines_id ix_workflow_engines_name ix_workflow_engines_engine_type ix_workflow_engines_active \
+  ix_api_tokens_user_id ix_audit_log_engine_id ix_audit_log_engine_name; do
   expect_out "$ix" "up --sql creates $ix"
 done
 expect_out "wfreg_migrations" "up --sql records the version"
@@ -30,7 +31,7 @@ expect_code 0 "the SQL of up --sql, applied by hand, verifies"
 
 run migrate up
 expect_code 0 "up"
-expect_out "Applied 2 migration(s)" "up applies both migrations"
+expect_out "Applied 3 migration(s)" "up applies every migration"
 run migrate up
 expect_code 0 "a second up"
 expect_out "Nothing to apply" "a second up applies nothing"
@@ -42,6 +43,9 @@ expect_eq "$(json_get "$OUT" '$.at_head')" "1" "status --json says at head"
 run migrate verify
 expect_code 0 "verify at head"
 expect_out "ix_workflow_engines_active" "verify names the indexes"
+expect_out "ok   table api_tokens" "verify checks api_tokens"
+expect_out "ok   index ix_audit_log_engine_name" "verify checks the audit indexes"
+expect_out "head 0003" "verify knows the head"
 
 # The table as the checklist creates it: columns, defaults, foreign key.
 cols=$(sql "SELECT group_concat(name, ',') FROM pragma_table_info('workflow_engines')")
@@ -57,6 +61,9 @@ sql "CREATE INDEX ix_workflow_engines_active ON workflow_engines(active)"
 
 run_in "k-123456" engines add one --type n8n --url http://127.0.0.1:5678 --api-key-stdin
 expect_code 0 "add an engine"
+run migrate down
+expect_code 0 "down reverts the newest migration (tokens and audit) without a guard"
+expect_eq "$(sql "SELECT count(*) FROM sqlite_master WHERE name='audit_log'")" "0" "down dropped audit_log"
 run migrate down
 expect_code 2 "down refuses to drop registered engines"
 expect_err "--force" "down says how to force"

@@ -78,11 +78,13 @@ static void test_embedded_list(void **state)
     (void)state;
     size_t n = 0;
     const wf_migration *m = wf_migrations(&n);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_string_equal(m[0].version, "0001");
     assert_string_equal(m[0].name, "app_users");
     assert_string_equal(m[1].version, "0002");
     assert_string_equal(m[1].name, "workflow_engines");
+    assert_string_equal(m[2].version, "0003");
+    assert_string_equal(m[2].name, "auth_audit");
     for (size_t i = 0; i < n; i++) {
         assert_non_null(m[i].sqlite_up);
         assert_non_null(m[i].sqlite_down);
@@ -94,7 +96,9 @@ static void test_embedded_list(void **state)
     assert_non_null(strstr(m[1].pg_up, "id SERIAL PRIMARY KEY"));
     assert_non_null(strstr(m[1].pg_up, "config JSONB DEFAULT '{}'"));
     assert_non_null(strstr(m[1].pg_down, "DROP TABLE IF EXISTS workflow_engines CASCADE"));
-    assert_string_equal(wf_migrate_head(), "0002");
+    assert_non_null(strstr(m[2].sqlite_up, "token_hash CHAR(64) NOT NULL UNIQUE"));
+    assert_non_null(strstr(m[2].pg_up, "ON DELETE SET NULL"));
+    assert_string_equal(wf_migrate_head(), "0003");
 }
 
 /* ---- up ---- */
@@ -107,11 +111,13 @@ static void test_up_from_empty_and_again(void **state)
     assert_false(at_head);
     assert_current(s, "");
 
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, 3);
     assert_true(table_exists(s, "app_users"));
     assert_true(table_exists(s, "workflow_engines"));
+    assert_true(table_exists(s, "api_tokens"));
+    assert_true(table_exists(s, "audit_log"));
     assert_true(table_exists(s, "wfreg_migrations"));
-    assert_current(s, "0002");
+    assert_current(s, "0003");
     assert_int_equal(wf_migrate_is_at_head(s, &at_head, NULL), 0);
     assert_true(at_head);
 
@@ -132,6 +138,9 @@ static void test_up_to_target(void **state)
     assert_non_null(strstr(err.msg, "0009"));
     up_ok(s, "workflow_engines", 1); /* a name works too */
     assert_current(s, "0002");
+    assert_false(table_exists(s, "audit_log"));
+    up_ok(s, NULL, 1);
+    assert_current(s, "0003");
 }
 
 static void test_up_memory(void **state)
@@ -139,7 +148,7 @@ static void test_up_memory(void **state)
     (void)state;
     wf_store *s = NULL;
     assert_int_equal(wf_store_open("sqlite::memory:", &s, NULL), 0);
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, 3);
     wf_store_close(s);
 }
 
@@ -149,14 +158,14 @@ static void test_status(void **state)
     wf_migration_state *st = NULL;
     size_t n = 0;
     assert_int_equal(wf_migrate_status(s, &st, &n, NULL), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_false(st[0].is_applied);
     assert_true(st[0].is_known);
     free(st);
 
     up_ok(s, "0001", 1);
     assert_int_equal(wf_migrate_status(s, &st, &n, NULL), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_string_equal(st[0].version, "0001");
     assert_string_equal(st[0].name, "app_users");
     assert_true(st[0].is_applied);
@@ -170,11 +179,11 @@ static void test_status(void **state)
     exec_ok(s, "INSERT INTO wfreg_migrations (version, name, checksum)"
                " VALUES ('0099', 'future', 'abc')");
     assert_int_equal(wf_migrate_status(s, &st, &n, NULL), 0);
-    assert_int_equal(n, 3);
-    assert_string_equal(st[2].version, "0099");
-    assert_string_equal(st[2].name, "future");
-    assert_false(st[2].is_known);
-    assert_true(st[2].is_applied);
+    assert_int_equal(n, 4);
+    assert_string_equal(st[3].version, "0099");
+    assert_string_equal(st[3].name, "future");
+    assert_false(st[3].is_known);
+    assert_true(st[3].is_applied);
     free(st);
 }
 
@@ -196,7 +205,13 @@ static void test_up_sql(void **state)
                           "ix_workflow_engines_engine_type",
                           "ix_workflow_engines_active",
                           "VALUES ('0001', 'app_users', '",
-                          "VALUES ('0002', 'workflow_engines', '"};
+                          "VALUES ('0002', 'workflow_engines', '",
+                          "CREATE TABLE IF NOT EXISTS api_tokens",
+                          "CREATE TABLE IF NOT EXISTS audit_log",
+                          "ix_api_tokens_user_id",
+                          "ix_audit_log_engine_id",
+                          "ix_audit_log_engine_name",
+                          "VALUES ('0003', 'auth_audit', '"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!strstr(sql, want[i]))
             fail_msg("up --sql lacks \"%s\"", want[i]);
@@ -238,7 +253,7 @@ static void test_up_sql_partial(void **state)
 static void test_checksum_refusal(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, 3);
     exec_ok(s, "UPDATE wfreg_migrations SET checksum = 'x' WHERE version = '0002'");
     wf_err err;
     wf_err_init(&err);
@@ -263,7 +278,7 @@ static void test_checksum_refusal(void **state)
 static void test_verify_ok(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, 3);
     wf_buf b = WF_BUF_INIT;
     wf_err err;
     wf_err_init(&err);
@@ -273,7 +288,14 @@ static void test_verify_ok(void **state)
     assert_non_null(strstr(r, "ok   table workflow_engines\n"));
     assert_non_null(strstr(r, "ok   column workflow_engines.api_key_encrypted\n"));
     assert_non_null(strstr(r, "ok   index ix_workflow_engines_active\n"));
-    assert_non_null(strstr(r, "ok   schema version at head 0002\n"));
+    assert_non_null(strstr(r, "ok   schema version at head 0003\n"));
+    assert_non_null(strstr(r, "ok   table api_tokens\n"));
+    assert_non_null(strstr(r, "ok   column api_tokens.token_hash\n"));
+    assert_non_null(strstr(r, "ok   index ix_api_tokens_user_id\n"));
+    assert_non_null(strstr(r, "ok   table audit_log\n"));
+    assert_non_null(strstr(r, "ok   column audit_log.fields\n"));
+    assert_non_null(strstr(r, "ok   index ix_audit_log_engine_id\n"));
+    assert_non_null(strstr(r, "ok   index ix_audit_log_engine_name\n"));
     wf_buf_free(&b);
 }
 
@@ -289,7 +311,7 @@ static void test_verify_empty(void **state)
 static void test_verify_missing_index(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, 3);
     exec_ok(s, "DROP INDEX ix_workflow_engines_active");
     wf_buf b = WF_BUF_INIT;
     wf_err err;
@@ -304,7 +326,7 @@ static void test_verify_missing_index(void **state)
 static void test_verify_missing_column(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, 3);
     exec_ok(s, "ALTER TABLE workflow_engines DROP COLUMN config");
     wf_buf b = WF_BUF_INIT;
     assert_int_equal(wf_migrate_verify(s, &b, NULL), WF_ERR_DB);
@@ -317,12 +339,18 @@ static void test_verify_missing_column(void **state)
 static void test_down_guard_and_force(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, 3);
     add_engine(s, "keep-me");
     add_engine(s, "me-too");
     wf_err err;
     size_t n = 99;
     wf_err_init(&err);
+    /* the newest migration (tokens and audit) goes without a guard */
+    assert_int_equal(wf_migrate_down(s, NULL, false, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_false(table_exists(s, "audit_log"));
+    assert_current(s, "0002");
+    n = 99;
     assert_int_equal(wf_migrate_down(s, NULL, false, &n, &err), WF_ERR_CONFLICT);
     assert_string_equal(err.msg, "workflow_engines holds 2 engines; use --force to drop them");
     assert_int_equal(n, 0);
@@ -345,30 +373,31 @@ static void test_down_targets(void **state)
     assert_int_equal(wf_migrate_down(s, NULL, false, &n, NULL), 0); /* nothing applied */
     assert_int_equal(n, 0);
 
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, 3);
     assert_int_equal(wf_migrate_down(s, "0007", false, &n, &err), WF_ERR_NOT_FOUND);
     assert_int_equal(wf_migrate_down(s, "0001", false, &n, NULL), 0);
-    assert_int_equal(n, 1);
+    assert_int_equal(n, 2);
     assert_current(s, "0001");
     assert_int_equal(wf_migrate_down(s, "0001", false, &n, NULL), 0); /* already there */
     assert_int_equal(n, 0);
 
-    up_ok(s, NULL, 1);
+    up_ok(s, NULL, 2);
     assert_int_equal(wf_migrate_down(s, "base", false, &n, NULL), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_current(s, "");
     assert_false(table_exists(s, "app_users"));
+    assert_false(table_exists(s, "api_tokens"));
 
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, 3);
     assert_int_equal(wf_migrate_down(s, "0000", false, &n, NULL), 0);
-    assert_int_equal(n, 2);
-    up_ok(s, NULL, 2); /* and back up again */
+    assert_int_equal(n, 3);
+    up_ok(s, NULL, 3); /* and back up again */
 }
 
 static void test_down_unknown_applied(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, 3);
     exec_ok(s, "INSERT INTO wfreg_migrations (version, name, checksum)"
                " VALUES ('0099', 'future', 'abc')");
     wf_err err;
@@ -411,7 +440,7 @@ static void test_adopt_python_database(void **state)
 {
     fixture *f = *state;
     exec_ok(f->s, PYTHON_DB);
-    up_ok(f->s, NULL, 2);
+    up_ok(f->s, NULL, 3);
 
     wf_engine *g = NULL;
     assert_int_equal(wf_store_engine_get(f->s, "Legacy N8N", &g, NULL), 0);
@@ -437,7 +466,7 @@ static void test_two_connections(void **state)
     fixture *f = *state;
     wf_store *other = NULL;
     assert_int_equal(wf_store_open(f->url, &other, NULL), 0);
-    up_ok(f->s, NULL, 2);
+    up_ok(f->s, NULL, 3);
     up_ok(other, NULL, 0);
     wf_store_close(other);
 }
