@@ -9,6 +9,8 @@
 #include "store.h"
 #include "backends.h"
 
+#include "../core/buf.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,6 +158,65 @@ int wf_store_migration_forget(wf_store *s, const char *version, wf_err *err)
     return WF_STORE_CALL(s, migration_forget, err, version, err);
 }
 
+int wf_store_user_insert(wf_store *s, const char *username, const char *password_hash,
+                         const char *role, int64_t *id, wf_err *err)
+{
+    return WF_STORE_CALL(s, user_insert, err, username, password_hash, role, id, err);
+}
+
+int wf_store_user_get(wf_store *s, const char *username, wf_user **out, wf_err *err)
+{
+    return WF_STORE_CALL(s, user_get, err, username, out, err);
+}
+
+int wf_store_user_list(wf_store *s, wf_user ***out, size_t *n, wf_err *err)
+{
+    return WF_STORE_CALL(s, user_list, err, out, n, err);
+}
+
+int wf_store_user_update(wf_store *s, const wf_user *u, wf_err *err)
+{
+    return WF_STORE_CALL(s, user_update, err, u, err);
+}
+
+int wf_store_token_insert(wf_store *s, int64_t user_id, const char *kind, const char *label,
+                          const char *token_hash, const char *expires_at, int64_t *id, wf_err *err)
+{
+    return WF_STORE_CALL(s, token_insert, err, user_id, kind, label, token_hash, expires_at, id,
+                         err);
+}
+
+int wf_store_token_list(wf_store *s, bool all, wf_token_row **out, size_t *n, wf_err *err)
+{
+    return WF_STORE_CALL(s, token_list, err, all, out, n, err);
+}
+
+int wf_store_token_revoke(wf_store *s, int64_t id, wf_err *err)
+{
+    return WF_STORE_CALL(s, token_revoke, err, id, err);
+}
+
+int wf_store_token_revoke_hash(wf_store *s, const char *token_hash, wf_err *err)
+{
+    return WF_STORE_CALL(s, token_revoke_hash, err, token_hash, err);
+}
+
+int wf_store_audit_insert(wf_store *s, const wf_audit_row *a, wf_err *err)
+{
+    return WF_STORE_CALL(s, audit_insert, err, a, err);
+}
+
+int wf_store_audit_list(wf_store *s, int64_t engine_id, const char *engine_name, int limit,
+                        wf_audit_row **out, size_t *n, wf_err *err)
+{
+    return WF_STORE_CALL(s, audit_list, err, engine_id, engine_name, limit, out, n, err);
+}
+
+int wf_store_data_version(wf_store *s, int64_t *v, wf_err *err)
+{
+    return WF_STORE_CALL(s, data_version, err, v, err);
+}
+
 void wf_strv_free(char **v, size_t n)
 {
     if (!v)
@@ -174,6 +235,49 @@ void wf_migration_rows_free(wf_migration_row *rows, size_t n)
         free(rows[i].name);
         free(rows[i].checksum);
         free(rows[i].applied_at);
+    }
+    free(rows);
+}
+
+void wf_user_free(wf_user *u)
+{
+    if (!u)
+        return;
+    free(u->username);
+    wf_free_secret(u->password_hash); /* a hash, but one an attacker could grind on */
+    free(u->role);
+    free(u->created_at);
+    free(u->updated_at);
+    free(u);
+}
+
+void wf_token_rows_free(wf_token_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].kind);
+        free(rows[i].label);
+        free(rows[i].token_hash);
+        free(rows[i].created_at);
+        free(rows[i].expires_at);
+        free(rows[i].revoked_at);
+        free(rows[i].username);
+        free(rows[i].role);
+    }
+    free(rows);
+}
+
+void wf_audit_rows_free(wf_audit_row *rows, size_t n)
+{
+    if (!rows)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(rows[i].created_at);
+        free(rows[i].actor);
+        free(rows[i].action);
+        free(rows[i].engine_name);
+        free(rows[i].fields);
     }
     free(rows);
 }

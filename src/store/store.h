@@ -6,6 +6,10 @@
  * A wf_store is one connection. Every write is one transaction: the engine_* writers
  * open their own unless the caller has opened one with wf_store_begin (then they join
  * it, so that an import or a rotation commits or rolls back whole).
+ *
+ * Besides engines and migrations it keeps the users (app_users), their API and session
+ * tokens (api_tokens, by SHA-256 only) and the audit trail of engine changes (audit_log).
+ * Timestamps go in and out as ISO 8601 UTC "YYYY-MM-DDTHH:MM:SSZ".
  */
 #ifndef WF_STORE_STORE_H
 #define WF_STORE_STORE_H
@@ -28,6 +32,50 @@ typedef struct wf_migration_row {
 } wf_migration_row;
 
 void wf_migration_rows_free(wf_migration_row *rows, size_t n);
+
+/* One row of app_users. Timestamps ISO 8601 UTC. */
+typedef struct wf_user {
+    int64_t id;
+    char *username;
+    char *password_hash; /* PHC string; never printed, never sent to a client */
+    char *role;          /* "admin" | "viewer" */
+    bool is_active;
+    char *created_at;
+    char *updated_at;
+} wf_user;
+
+void wf_user_free(wf_user *u); /* accepts NULL */
+
+/* One row of api_tokens, with its user joined from app_users. */
+typedef struct wf_token_row {
+    int64_t id;
+    int64_t user_id;
+    char *kind;  /* "session" | "api" */
+    char *label; /* may be NULL */
+    char *token_hash;
+    char *created_at;
+    char *expires_at; /* NULL: never */
+    char *revoked_at; /* NULL: live */
+    char *username;
+    char *role;
+    bool user_active;
+} wf_token_row;
+
+void wf_token_rows_free(wf_token_row *rows, size_t n);
+
+/* One row of audit_log: who changed which engine, how, and which fields (names only). */
+typedef struct wf_audit_row {
+    int64_t id;
+    char *created_at;
+    int64_t actor_id;  /* 0: none (the command line) */
+    char *actor;       /* "alice", "cli" */
+    char *action;      /* "create" | "update" | "delete" | "key_rotate" */
+    int64_t engine_id; /* 0: none */
+    char *engine_name; /* the name at the time of the change */
+    char *fields;      /* JSON array text of field names: ["api_url","api_key"] */
+} wf_audit_row;
+
+void wf_audit_rows_free(wf_audit_row *rows, size_t n);
 
 typedef struct wf_store_ops {
     const char *name;    /* "sqlite" */
@@ -56,6 +104,21 @@ typedef struct wf_store_ops {
     int (*migration_record)(wf_store *s, const char *version, const char *name,
                             const char *checksum, wf_err *err);
     int (*migration_forget)(wf_store *s, const char *version, wf_err *err);
+
+    int (*user_insert)(wf_store *s, const char *username, const char *password_hash,
+                       const char *role, int64_t *id, wf_err *err);
+    int (*user_get)(wf_store *s, const char *username, wf_user **out, wf_err *err);
+    int (*user_list)(wf_store *s, wf_user ***out, size_t *n, wf_err *err);
+    int (*user_update)(wf_store *s, const wf_user *u, wf_err *err);
+    int (*token_insert)(wf_store *s, int64_t user_id, const char *kind, const char *label,
+                        const char *token_hash, const char *expires_at, int64_t *id, wf_err *err);
+    int (*token_list)(wf_store *s, bool all, wf_token_row **out, size_t *n, wf_err *err);
+    int (*token_revoke)(wf_store *s, int64_t id, wf_err *err);
+    int (*token_revoke_hash)(wf_store *s, const char *token_hash, wf_err *err);
+    int (*audit_insert)(wf_store *s, const wf_audit_row *a, wf_err *err);
+    int (*audit_list)(wf_store *s, int64_t engine_id, const char *engine_name, int limit,
+                      wf_audit_row **out, size_t *n, wf_err *err);
+    int (*data_version)(wf_store *s, int64_t *v, wf_err *err);
 } wf_store_ops;
 
 /* Every backend's handle starts with this, so that the generic functions can dispatch. */
@@ -105,5 +168,45 @@ int wf_store_migrations_applied(wf_store *s, wf_migration_row **rows, size_t *n,
 int wf_store_migration_record(wf_store *s, const char *version, const char *name,
                               const char *checksum, wf_err *err);
 int wf_store_migration_forget(wf_store *s, const char *version, wf_err *err);
+
+/* ---- users, tokens, audit ----------------------------------------------------------- */
+
+/* Inserts a user (active; the database sets id and timestamps). The caller has checked
+ * the username and hashed the password. WF_ERR_CONFLICT when the username is taken,
+ * WF_ERR_INVALID for a role other than admin or viewer. */
+int wf_store_user_insert(wf_store *s, const char *username, const char *password_hash,
+                         const char *role, int64_t *id, wf_err *err);
+/* WF_ERR_NOT_FOUND when no user has that exact username. Free with wf_user_free. */
+int wf_store_user_get(wf_store *s, const char *username, wf_user **out, wf_err *err);
+/* Every user, ordered by username. Free each with wf_user_free, then the array. */
+int wf_store_user_list(wf_store *s, wf_user ***out, size_t *n, wf_err *err);
+/* Writes password_hash, role and is_active of the user with id u->id and sets updated_at
+ * to now. WF_ERR_NOT_FOUND, WF_ERR_INVALID (role). */
+int wf_store_user_update(wf_store *s, const wf_user *u, wf_err *err);
+
+/* Stores a token by its hash. kind "session" or "api"; label may be NULL; expires_at
+ * ISO 8601 UTC or NULL for never. WF_ERR_NOT_FOUND when there is no such user,
+ * WF_ERR_INVALID for a bad kind or time, WF_ERR_CONFLICT when the hash is taken. */
+int wf_store_token_insert(wf_store *s, int64_t user_id, const char *kind, const char *label,
+                          const char *token_hash, const char *expires_at, int64_t *id, wf_err *err);
+/* all=false: only usable tokens (not revoked, not expired, user active); all=true: every
+ * token. Ordered by id. Free with wf_token_rows_free. */
+int wf_store_token_list(wf_store *s, bool all, wf_token_row **out, size_t *n, wf_err *err);
+/* Sets revoked_at to now. WF_ERR_NOT_FOUND if no unrevoked token has that id / hash. */
+int wf_store_token_revoke(wf_store *s, int64_t id, wf_err *err);
+int wf_store_token_revoke_hash(wf_store *s, const char *token_hash, wf_err *err); /* logout */
+
+/* Appends an audit row (actor_id, actor, action, engine_id, engine_name, fields; id and
+ * created_at are set by the database). Joins the caller's transaction, so that the row
+ * commits or rolls back with the change it records. */
+int wf_store_audit_insert(wf_store *s, const wf_audit_row *a, wf_err *err);
+/* engine_id > 0: that engine's rows (renames followed); else rows whose engine_name
+ * matches. Newest first, at most limit (<= 0: all). Free with wf_audit_rows_free. */
+int wf_store_audit_list(wf_store *s, int64_t engine_id, const char *engine_name, int limit,
+                        wf_audit_row **out, size_t *n, wf_err *err);
+
+/* A number that changes whenever ANOTHER connection commits to the database (SQLite:
+ * PRAGMA data_version). The server polls it to reload its snapshots. */
+int wf_store_data_version(wf_store *s, int64_t *v, wf_err *err);
 
 #endif
