@@ -2,6 +2,10 @@
  * writes.c: the write path (validate -> encrypt -> store, one transaction), the
  * registry loader and key rotation. Each function keeps its secrets in wiped buffers and
  * its errors free of them: messages name the engine and the field, never a key.
+ *
+ * The audit trail is written here, in the same transaction as the change it records, so
+ * that there is never a change without its row nor a row without its change. A row names
+ * the fields that changed, never their values (an API key's least of all).
  */
 #include "writes.h"
 
@@ -10,6 +14,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+
+static const wf_actor default_actor = {0, "cli"};
 
 static const char no_key_msg[] =
     "api_key: cannot store an API key: no encryption key is configured "
@@ -69,11 +75,111 @@ static int read_back(wf_store *s, const wf_keyring *kr, const char *name, wf_eng
     return rc;
 }
 
+/* ---- the audit trail ------------------------------------------------------------------ */
+
+/* The names of the fields a change touched, as a JSON array: ["name","api_url"]. The
+ * names are fixed identifiers, so no escaping is needed. */
+typedef struct field_list {
+    wf_buf json;
+    size_t n;
+} field_list;
+
+static void fields_init(field_list *f)
+{
+    wf_buf_init(&f->json);
+    wf_buf_putc(&f->json, '[');
+    f->n = 0;
+}
+
+static void fields_add(field_list *f, const char *name)
+{
+    wf_buf_printf(&f->json, "%s\"%s\"", f->n ? "," : "", name);
+    f->n++;
+}
+
+static const char *fields_json(field_list *f)
+{
+    if (f->json.len == 0 || f->json.ptr[f->json.len - 1] != ']')
+        wf_buf_putc(&f->json, ']');
+    return wf_buf_cstr(&f->json);
+}
+
+/* Writes one audit row for engine e; joins the transaction the caller holds. */
+static int audit(wf_store *s, const wf_actor *actor, const char *action, const wf_engine *e,
+                 field_list *f, wf_err *err)
+{
+    if (!actor || !actor->name)
+        actor = &default_actor;
+    const char *fields = f ? fields_json(f) : "[]";
+    if (f && !wf_buf_ok(&f->json))
+        return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
+    wf_audit_row row = {0,     NULL,    actor->user_id, (char *)actor->name, (char *)action,
+                        e->id, e->name, (char *)fields};
+    int rc = wf_store_audit_insert(s, &row, err);
+    if (rc < 0)
+        wf_err_prefix(err, "audit log");
+    return rc;
+}
+
+/* Two config texts mean the same when they parse to equal JSON (the stored text may be
+ * spaced differently from the compact text a patch produces). */
+static bool same_config(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    if (!strcmp(a, b))
+        return true;
+    json_t *ja = json_loads(a, JSON_DECODE_ANY, NULL), *jb = json_loads(b, JSON_DECODE_ANY, NULL);
+    bool same = ja && jb && json_equal(ja, jb);
+    json_decref(ja);
+    json_decref(jb);
+    return same;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+/* The fields an update changes, comparing the stored record with the one to be written. */
+static void changed_fields(const wf_engine *cur, const wf_engine *next, const wf_engine_patch *p,
+                           field_list *f)
+{
+    if (!same_text(cur->name, next->name))
+        fields_add(f, "name");
+    if (!same_text(cur->engine_type, next->engine_type))
+        fields_add(f, "engine_type");
+    if (!same_text(cur->api_url, next->api_url))
+        fields_add(f, "api_url");
+    if (cur->is_active != next->is_active)
+        fields_add(f, "active");
+    if (!same_config(cur->config, next->config))
+        fields_add(f, "config");
+    /* a new key is a change even when it is the same key (it cannot be compared); removing
+     * is one only when there was a key */
+    if (p->key_op == WF_KEYOP_SET || (p->key_op == WF_KEYOP_REMOVE && wf_engine_has_api_key(cur)))
+        fields_add(f, "api_key");
+}
+
+/* ---- create, update, delete ------------------------------------------------------------ */
+
+/* Every field a create writes: all the columns, and the key when one is given. */
+static void created_fields(const wf_engine_patch *p, field_list *f)
+{
+    static const char *const always[] = {"name", "engine_type", "api_url", "active", "config"};
+    for (size_t i = 0; i < sizeof always / sizeof always[0]; i++)
+        fields_add(f, always[i]);
+    if (p->key_op == WF_KEYOP_SET)
+        fields_add(f, "api_key");
+}
+
 int wf_writes_create(wf_store *s, const wf_keyring *kr, const wf_engine_patch *p,
                      const wf_actor *actor, wf_engine **out, wf_err *err)
 {
     wf_engine *e = NULL;
-    int64_t id = 0;
+    field_list fields;
+    bool in_tx = false;
+    fields_init(&fields);
     int rc = wf_engine_validate_patch(p, NULL, err);
     if (rc < 0)
         goto done;
@@ -83,12 +189,22 @@ int wf_writes_create(wf_store *s, const wf_keyring *kr, const wf_engine_patch *p
         goto done;
     }
     e->created_by = actor ? actor->user_id : 0;
-    if ((rc = apply_key(kr, p, e, err)) < 0)
+    if ((rc = apply_key(kr, p, e, err)) < 0 || (rc = wf_store_begin(s, err)) < 0)
         goto done;
-    if ((rc = wf_store_engine_insert(s, e, &id, err)) < 0)
+    in_tx = true;
+    if ((rc = wf_store_engine_insert(s, e, &e->id, err)) < 0)
+        goto done;
+    created_fields(p, &fields);
+    if ((rc = audit(s, actor, "create", e, &fields, err)) < 0)
+        goto done;
+    in_tx = false;
+    if ((rc = wf_store_commit(s, err)) < 0)
         goto done;
     rc = read_back(s, kr, e->name, out, err);
 done:
+    if (in_tx)
+        wf_store_rollback(s);
+    wf_buf_free(&fields.json);
     wf_engine_free(e);
     return rc;
 }
@@ -107,9 +223,10 @@ static int missing(const wf_snapshot *snap, const char *name, wf_err *err)
 int wf_writes_update(wf_store *s, const wf_keyring *kr, const wf_snapshot *snap, const char *name,
                      const wf_engine_patch *p, const wf_actor *actor, wf_engine **out, wf_err *err)
 {
-    (void)actor; /* recorded by the audit trail */
     wf_engine *cur = NULL, *next = NULL;
+    field_list fields;
     bool in_tx = false;
+    fields_init(&fields);
     int rc = wf_store_begin(s, err);
     if (rc < 0)
         goto done;
@@ -130,13 +247,17 @@ int wf_writes_update(wf_store *s, const wf_keyring *kr, const wf_snapshot *snap,
         goto done;
     if ((rc = wf_store_engine_update(s, cur->id, next, err)) < 0)
         goto done;
-    if ((rc = wf_store_commit(s, err)) < 0)
+    changed_fields(cur, next, p, &fields);
+    if (fields.n > 0 && (rc = audit(s, actor, "update", next, &fields, err)) < 0)
         goto done;
     in_tx = false;
+    if ((rc = wf_store_commit(s, err)) < 0)
+        goto done;
     rc = read_back(s, kr, next->name, out, err);
 done:
     if (in_tx)
         wf_store_rollback(s);
+    wf_buf_free(&fields.json);
     wf_engine_free(next);
     wf_engine_free(cur);
     return rc;
@@ -145,10 +266,25 @@ done:
 int wf_writes_delete(wf_store *s, const wf_snapshot *snap, const char *name, const wf_actor *actor,
                      wf_err *err)
 {
-    (void)actor;
-    int rc = wf_store_engine_delete(s, name, err);
+    wf_engine *cur = NULL;
+    bool in_tx = false;
+    int rc = wf_store_begin(s, err);
+    if (rc < 0)
+        goto done;
+    in_tx = true;
+    /* read first: the audit row keeps the id, which outlives the row */
+    rc = wf_store_engine_get(s, name, &cur, err);
     if (rc == WF_ERR_NOT_FOUND)
         rc = missing(snap, name, err);
+    if (rc < 0 || (rc = wf_store_engine_delete(s, name, err)) < 0 ||
+        (rc = audit(s, actor, "delete", cur, NULL, err)) < 0)
+        goto done;
+    in_tx = false;
+    rc = wf_store_commit(s, err);
+done:
+    if (in_tx)
+        wf_store_rollback(s);
+    wf_engine_free(cur);
     return rc;
 }
 
@@ -180,7 +316,7 @@ int wf_writes_load_registry(wf_registry *r, wf_store *s, const wf_keyring *kr,
 
 /* Rotates one engine's token; returns the outcome's word or NULL on a hard error. */
 static const char *rotate_one(wf_store *s, const wf_keyring *kr, const wf_engine *e, bool dry_run,
-                              wf_rotate_report *rep, wf_err *err)
+                              const wf_actor *actor, wf_rotate_report *rep, wf_err *err)
 {
     const char *what = NULL;
     int key_index = -1;
@@ -197,14 +333,19 @@ static const char *rotate_one(wf_store *s, const wf_keyring *kr, const wf_engine
         what = "would rotate";
     } else if (wf_keyring_encrypt(kr, plain.ptr, plain.len, &token, err) == 0) {
         bool changed = false;
+        field_list fields;
+        fields_init(&fields);
+        fields_add(&fields, "api_key");
         if (wf_store_engine_swap_key(s, e->id, e->api_key_encrypted, wf_buf_cstr(&token), &changed,
-                                     err) == 0) {
+                                     err) == 0 &&
+            (!changed || audit(s, actor, "key_rotate", e, &fields, err) == 0)) {
             what = changed ? "rotated" : "changed meanwhile";
             if (changed)
                 rep->rotated++;
             else
                 rep->raced++;
         }
+        wf_buf_free(&fields.json);
     }
     wf_buf_wipe(&plain);
     wf_buf_free(&token);
@@ -220,7 +361,6 @@ int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run, const
     size_t n = 0;
     bool in_tx = false;
     memset(rep, 0, sizeof *rep);
-    (void)actor;
     int rc = 0;
     if (!wf_keyring_can_encrypt(kr)) {
         rc = wf_err_set(err, WF_ERR_KEY,
@@ -238,7 +378,7 @@ int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run, const
         if (!list[i]->api_key_encrypted || !list[i]->api_key_encrypted[0])
             continue;
         rep->total++;
-        const char *what = rotate_one(s, kr, list[i], dry_run, rep, err);
+        const char *what = rotate_one(s, kr, list[i], dry_run, actor, rep, err);
         if (!what) {
             rc = err && err->code ? err->code : WF_ERR_INTERNAL;
             goto done;

@@ -3,6 +3,13 @@
  * validate -> encrypt -> store (one transaction) -> the caller builds a new snapshot.
  * Also the registry's loader (database + environment, with each stored key checked
  * against the keyring) and key rotation.
+ *
+ * Every create, update, delete and key rotation writes an audit_log row in the same
+ * transaction as the change: action "create" | "update" | "delete" | "key_rotate", the
+ * acting user (NULL actor: {0, "cli"}), the engine's id and name, and the JSON array of
+ * the field names written (create), changed (update: name, engine_type, api_url,
+ * active, config, api_key) or [] (delete). Never a value. An update that changes
+ * nothing writes no row.
  */
 #ifndef WF_STORE_WRITES_H
 #define WF_STORE_WRITES_H
@@ -17,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Who makes a change, for created_by and the audit trail. */
+/* Who makes a change, for created_by and the audit trail (NULL: {0, "cli"}). */
 typedef struct wf_actor {
     int64_t user_id;  /* app_users.id, 0 when no user (the command line) */
     const char *name; /* "alice", or "cli" */

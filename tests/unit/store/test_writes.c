@@ -1,6 +1,7 @@
 /*
- * test_writes.c: the write path (validate -> encrypt -> store), the registry loader and
- * key rotation, on a real SQLite file.
+ * test_writes.c: the write path (validate -> encrypt -> store), the registry loader,
+ * key rotation and the audit trail each write leaves in its own transaction, on a real
+ * SQLite file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -305,6 +306,215 @@ static void test_rotation(void **state)
     wf_keyring_free(fresh);
 }
 
+/* ---- the audit trail ---- */
+
+static char *q1(fixture *f, const char *sql)
+{
+    char *v = side_query(f->path, sql);
+    assert_non_null(v);
+    return v;
+}
+
+static void expect_sql(fixture *f, const char *sql, const char *want)
+{
+    char *v = q1(f, sql);
+    if (strcmp(v, want))
+        fail_msg("%s: got '%s', expected '%s'", sql, v, want);
+    free(v);
+}
+
+/* The audit rows of engine id, newest first, as "action fields actor" lines. */
+static char *history(fixture *f, int64_t id)
+{
+    wf_audit_row *rows = NULL;
+    size_t n = 0;
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_audit_list(f->s, id, NULL, 0, &rows, &n, &err), 0);
+    wf_buf b = WF_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        wf_buf_printf(&b, "%s %s %s%s", rows[i].action, rows[i].fields, rows[i].actor,
+                      i + 1 < n ? "\n" : "");
+    wf_audit_rows_free(rows, n);
+    return wf_buf_detach(&b);
+}
+
+static void expect_history(fixture *f, int64_t id, const char *want)
+{
+    char *h = history(f, id);
+    if (strcmp(h, want))
+        fail_msg("history of %lld:\n%s\nexpected:\n%s", (long long)id, h, want);
+    free(h);
+}
+
+static void update_ok(fixture *f, const wf_keyring *kr, const char *name, const wf_engine_patch *p,
+                      const wf_actor *actor)
+{
+    wf_err err;
+    wf_err_init(&err);
+    if (wf_writes_update(f->s, kr, NULL, name, p, actor, NULL, &err))
+        fail_msg("update %s: %s", name, err.msg);
+}
+
+static void test_audit_rows(void **state)
+{
+    fixture *f = *state;
+    wf_keyring *kr = ring(KEY_A);
+    wf_err err;
+    wf_err_init(&err);
+    add(f, kr, "a1", "secret-key-value");
+    expect_sql(f,
+               "SELECT actor || ' ' || action || ' ' || engine_name || ' ' || fields"
+               " || ' ' || (actor_id IS NULL) || ' ' || (engine_id = 1) FROM audit_log",
+               "cli create a1 [\"name\",\"engine_type\",\"api_url\",\"active\",\"config\","
+               "\"api_key\"] 1 1");
+
+    wf_engine_patch p = WF_ENGINE_PATCH_INIT;
+    p.api_url = "http://127.0.0.1:5679";
+    p.config = "{ \"timeout_ms\" : 5 }";
+    update_ok(f, kr, "a1", &p, NULL);
+
+    /* the same values again (config spaced differently): nothing changes, no row */
+    wf_engine_patch same = WF_ENGINE_PATCH_INIT;
+    same.api_url = "http://127.0.0.1:5679";
+    same.config = "{\"timeout_ms\":5}";
+    same.active = 1;
+    update_ok(f, kr, "a1", &same, NULL);
+
+    int64_t alice = 0;
+    assert_int_equal(wf_store_user_insert(f->s, "alice", "$argon2id$x", "admin", &alice, &err), 0);
+    wf_actor who = {alice, "alice"};
+    wf_engine_patch ren = WF_ENGINE_PATCH_INIT;
+    ren.name = "a2";
+    ren.active = 0;
+    ren.engine_type = "prefect";
+    update_ok(f, kr, "a1", &ren, &who);
+
+    wf_engine_patch key = WF_ENGINE_PATCH_INIT;
+    key.key_op = WF_KEYOP_SET;
+    key.api_key = "another-secret";
+    key.api_key_len = strlen(key.api_key);
+    update_ok(f, kr, "a2", &key, NULL);
+    wf_engine_patch rm = WF_ENGINE_PATCH_INIT;
+    rm.key_op = WF_KEYOP_REMOVE;
+    update_ok(f, kr, "a2", &rm, NULL);
+    update_ok(f, kr, "a2", &rm, NULL); /* no key left to remove: no row */
+
+    assert_int_equal(wf_writes_delete(f->s, NULL, "a2", &who, &err), 0);
+    expect_history(f, 1,
+                   "delete [] alice\n"
+                   "update [\"api_key\"] cli\n"
+                   "update [\"api_key\"] cli\n"
+                   "update [\"name\",\"engine_type\",\"active\"] alice\n"
+                   "update [\"api_url\",\"config\"] cli\n"
+                   "create [\"name\",\"engine_type\",\"api_url\",\"active\",\"config\","
+                   "\"api_key\"] cli");
+    expect_sql(f, "SELECT group_concat(DISTINCT engine_name) FROM audit_log", "a1,a2");
+    expect_sql(f, "SELECT count(*) FROM audit_log WHERE actor_id = 1", "2");
+    /* never a value */
+    expect_sql(f,
+               "SELECT count(*) FROM audit_log WHERE fields LIKE '%secret%'"
+               " OR fields LIKE '%127.0.0.1%' OR fields LIKE '%gAAAA%'",
+               "0");
+    /* a create without a key does not name api_key */
+    add(f, kr, "plain", NULL);
+    expect_sql(f, "SELECT fields FROM audit_log WHERE engine_name = 'plain'",
+               "[\"name\",\"engine_type\",\"api_url\",\"active\",\"config\"]");
+    wf_keyring_free(kr);
+}
+
+static void test_failed_writes_leave_no_audit_row(void **state)
+{
+    fixture *f = *state;
+    wf_keyring *kr = ring(KEY_A);
+    wf_err err;
+    wf_err_init(&err);
+    add(f, kr, "b1", NULL);
+    add(f, kr, "b2", NULL);
+    expect_sql(f, "SELECT count(*) FROM audit_log", "2");
+
+    wf_engine_patch dup = WF_ENGINE_PATCH_INIT;
+    dup.name = "b1";
+    dup.engine_type = "n8n";
+    dup.api_url = "http://127.0.0.1:1";
+    assert_int_equal(wf_writes_create(f->s, kr, &dup, NULL, NULL, &err), WF_ERR_CONFLICT);
+    wf_engine_patch bad = WF_ENGINE_PATCH_INIT;
+    bad.name = "Bad Name";
+    assert_int_equal(wf_writes_create(f->s, kr, &bad, NULL, NULL, &err), WF_ERR_INVALID);
+    wf_engine_patch taken = WF_ENGINE_PATCH_INIT;
+    taken.name = "b2";
+    assert_int_equal(wf_writes_update(f->s, kr, NULL, "b1", &taken, NULL, NULL, &err),
+                     WF_ERR_CONFLICT);
+    assert_int_equal(wf_writes_update(f->s, kr, NULL, "zz", &taken, NULL, NULL, &err),
+                     WF_ERR_NOT_FOUND);
+    assert_int_equal(wf_writes_delete(f->s, NULL, "zz", NULL, &err), WF_ERR_NOT_FOUND);
+    expect_sql(f, "SELECT count(*) FROM audit_log", "2");
+
+    /* and when the audit row cannot be written, the change does not happen either */
+    assert_int_equal(wf_store_exec(f->s, "DROP TABLE audit_log", &err), 0);
+    wf_engine_patch p = WF_ENGINE_PATCH_INIT;
+    p.name = "b3";
+    p.engine_type = "n8n";
+    p.api_url = "http://127.0.0.1:1";
+    assert_int_equal(wf_writes_create(f->s, kr, &p, NULL, NULL, &err), WF_ERR_DB);
+    assert_non_null(strstr(err.msg, "audit"));
+    wf_engine_patch url = WF_ENGINE_PATCH_INIT;
+    url.api_url = "http://127.0.0.1:2";
+    assert_int_equal(wf_writes_update(f->s, kr, NULL, "b1", &url, NULL, NULL, &err), WF_ERR_DB);
+    assert_int_equal(wf_writes_delete(f->s, NULL, "b2", NULL, &err), WF_ERR_DB);
+    expect_sql(f, "SELECT group_concat(name || '=' || api_url) FROM workflow_engines",
+               "b1=http://127.0.0.1:5678,b2=http://127.0.0.1:5678");
+    wf_keyring_free(kr);
+}
+
+static void test_rollback_removes_change_and_audit(void **state)
+{
+    fixture *f = *state;
+    wf_keyring *kr = ring(KEY_A);
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_begin(f->s, &err), 0);
+    add(f, kr, "c1", "k1-secret");
+    wf_engine_patch p = WF_ENGINE_PATCH_INIT;
+    p.active = 0;
+    update_ok(f, kr, "c1", &p, NULL);
+    assert_int_equal(wf_writes_delete(f->s, NULL, "c1", NULL, &err), 0);
+    wf_store_rollback(f->s);
+    expect_sql(f, "SELECT count(*) FROM audit_log", "0");
+    expect_sql(f, "SELECT count(*) FROM workflow_engines", "0");
+
+    /* committed whole, the caller's transaction keeps all three rows */
+    assert_int_equal(wf_store_begin(f->s, &err), 0);
+    add(f, kr, "c2", NULL);
+    update_ok(f, kr, "c2", &p, NULL);
+    assert_int_equal(wf_store_commit(f->s, &err), 0);
+    expect_sql(f, "SELECT group_concat(action) FROM audit_log", "create,update");
+    wf_keyring_free(kr);
+}
+
+static void test_rotation_is_audited(void **state)
+{
+    fixture *f = *state;
+    wf_keyring *old = ring(KEY_A), *both = ring(KEY_B "," KEY_A), *fresh = ring(KEY_B);
+    add(f, old, "r1", "one");
+    add(f, fresh, "r2", "two"); /* already current: not rotated, not audited */
+    wf_err err;
+    wf_err_init(&err);
+    wf_rotate_report rep;
+    assert_int_equal(wf_writes_rotate_keys(f->s, both, true, NULL, &rep, NULL, NULL, &err), 0);
+    expect_sql(f, "SELECT count(*) FROM audit_log WHERE action = 'key_rotate'", "0");
+    wf_actor who = {0, "ops-script"};
+    assert_int_equal(wf_writes_rotate_keys(f->s, both, false, &who, &rep, NULL, NULL, &err), 0);
+    assert_int_equal(rep.rotated, 1);
+    expect_sql(f,
+               "SELECT group_concat(engine_name || ' ' || fields || ' ' || actor) FROM audit_log"
+               " WHERE action = 'key_rotate'",
+               "r1 [\"api_key\"] ops-script");
+    wf_keyring_free(old);
+    wf_keyring_free(both);
+    wf_keyring_free(fresh);
+}
+
 int main(void)
 {
     wf_log_setup(WF_LOG_OFF, WF_LOG_TEXT);
@@ -316,6 +526,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_environment_engines_are_read_only, setup, teardown),
         cmocka_unit_test_setup_teardown(test_registry_reports_unreadable_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_rows, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_writes_leave_no_audit_row, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_removes_change_and_audit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_is_audited, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
