@@ -21,6 +21,7 @@ static const char usage[] =
     "  engines list|show|add|update|remove|export|import   manage registered engines\n"
     "  migrate status|up|down|verify                       manage the database schema\n"
     "  keys generate|check|rotate                          manage encryption keys\n"
+    "  serve [--listen ADDR:PORT]                          run the JSON API over HTTP\n"
     "  check                                               check configuration, database,\n"
     "                                                      schema and keys\n"
     "  --version                                           print the version\n"
@@ -46,6 +47,7 @@ static const wf_command commands[] = {
     {"migrate", wf_cmd_migrate},
     {"keys", wf_cmd_keys},
     {"check", wf_cmd_check},
+    {"serve", wf_cmd_serve},
 };
 
 int main(int argc, char **argv)

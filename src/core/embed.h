@@ -18,4 +18,8 @@ typedef struct wf_embedded_file {
 extern const wf_embedded_file wf_embed_migrations[];
 extern const size_t wf_embed_migrations_count;
 
+/* The API's documents (openapi.json). */
+extern const wf_embedded_file wf_embed_api[];
+extern const size_t wf_embed_api_count;
+
 #endif

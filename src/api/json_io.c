@@ -1,0 +1,187 @@
+/*
+ * json_io.c: JSON in and out. Every error has the shape FastAPI clients already parse:
+ * {"detail": "..."} for 4xx/5xx in general, and for 422 a list with one entry per bad
+ * field, {"loc": ["body", "api_url"], "msg": "...", "type": "..."}. Messages come from
+ * wf_err, which never holds a secret.
+ */
+#include "internal.h"
+
+#include "core/buf.h"
+
+#include <event2/buffer.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Headers every response carries: content type, no caching of API answers, and no
+ * sniffing of JSON as something else. */
+static void common_headers(wf_req *r, const char *type)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
+    if (type)
+        evhttp_add_header(h, "Content-Type", type);
+    evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
+    evhttp_add_header(h, "Cache-Control", "no-store");
+    if (atomic_load(&r->w->api->stopping))
+        evhttp_add_header(h, "Connection", "close");
+}
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
+    }
+}
+
+void wf_reply_json(wf_req *r, int status, json_t *body)
+{
+    struct evbuffer *out = evbuffer_new();
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    if (!text || !out) {
+        status = 500;
+        free(text);
+        text = strdup("{\"detail\":\"out of memory\"}");
+    }
+    if (out && text)
+        evbuffer_add(out, text, strlen(text));
+    common_headers(r, "application/json");
+    r->status = status;
+    evhttp_send_reply(r->req, status, reason(status), out);
+    if (out)
+        evbuffer_free(out);
+    free(text);
+}
+
+void wf_reply_detail(wf_req *r, int status, const char *fmt, ...)
+{
+    char msg[600];
+    va_list ap;
+    va_start(ap, fmt);
+    if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
+        msg[0] = '\0';
+    va_end(ap);
+    wf_reply_json(r, status, json_pack("{s:s}", "detail", msg));
+}
+
+void wf_reply_invalid(wf_req *r, const char *where, const wf_err *err)
+{
+    json_t *list = json_array();
+    size_t n = err->nfields < WF_ERR_MAX_FIELDS ? err->nfields : WF_ERR_MAX_FIELDS;
+    for (size_t i = 0; i < n; i++) {
+        const wf_field_err *f = &err->fields[i];
+        json_t *loc = json_pack("[s]", where);
+        /* "config.timeout_ms" -> ["body", "config", "timeout_ms"] */
+        char field[sizeof f->field];
+        memcpy(field, f->field, sizeof field);
+        char *save = NULL;
+        for (char *part = strtok_r(field, ".", &save); part; part = strtok_r(NULL, ".", &save))
+            json_array_append_new(loc, json_string(part));
+        json_array_append_new(
+            list, json_pack("{s:o, s:s, s:s}", "loc", loc, "msg", f->msg, "type", f->type));
+    }
+    if (n == 0)
+        json_array_append_new(list, json_pack("{s:[s], s:s, s:s}", "loc", where, "msg", err->msg,
+                                              "type", "value_error"));
+    wf_reply_json(r, 422, json_pack("{s:o}", "detail", list));
+}
+
+void wf_reply_error(wf_req *r, int rc, const wf_err *err)
+{
+    const char *msg = err && err->msg[0] ? err->msg : wf_err_code_name(rc);
+    switch (rc) {
+    case WF_ERR_INVALID:
+        if (err && err->nfields) {
+            wf_reply_invalid(r, "body", err);
+            return;
+        }
+        wf_reply_detail(r, 422, "%s", msg);
+        return;
+    case WF_ERR_NOT_FOUND: wf_reply_detail(r, 404, "%s", msg); return;
+    case WF_ERR_CONFLICT: wf_reply_detail(r, 409, "%s", msg); return;
+    case WF_ERR_DB: wf_reply_detail(r, 503, "database unavailable: %s", msg); return;
+    default: wf_reply_detail(r, 500, "%s", msg); return;
+    }
+}
+
+void wf_reply_empty(wf_req *r, int status)
+{
+    common_headers(r, NULL);
+    r->status = status;
+    evhttp_send_reply(r->req, status, reason(status), NULL);
+}
+
+/* True for "application/json" with optional parameters ("; charset=utf-8"). */
+static bool is_json_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    while (*ct == ' ')
+        ct++;
+    size_t n = strlen("application/json");
+    return !strncasecmp(ct, "application/json", n) &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+json_t *wf_read_json_object(wf_req *r)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(r->req);
+    size_t len = evbuffer_get_length(in);
+    const char *ct = evhttp_find_header(evhttp_request_get_input_headers(r->req), "Content-Type");
+    if (!is_json_type(ct)) {
+        wf_reply_detail(r, 415, "the body must be JSON (Content-Type: application/json)");
+        return NULL;
+    }
+    if (len > WF_API_MAX_BODY) {
+        wf_reply_detail(r, 413, "the body is larger than %d bytes", WF_API_MAX_BODY);
+        return NULL;
+    }
+    const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
+    json_error_t jerr;
+    json_t *j = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j) {
+        /* jansson's text can quote the input ("near '...'"), which may hold a key: cut it */
+        char *near = strstr(jerr.text, " near ");
+        if (near)
+            *near = '\0';
+        if (strstr(jerr.text, "duplicate object key")) {
+            wf_reply_json(r, 422,
+                          json_pack("{s:[{s:[s], s:s, s:s}]}", "detail", "loc", "body", "msg",
+                                    "an object has a duplicate key", "type", "duplicate_key"));
+            return NULL;
+        }
+        wf_reply_detail(r, 400, "the body is not valid JSON (line %d, column %d): %s", jerr.line,
+                        jerr.column, jerr.text);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        wf_reply_json(r, 422,
+                      json_pack("{s:[{s:[s], s:s, s:s}]}", "detail", "loc", "body", "msg",
+                                "must be a JSON object", "type", "object_type"));
+        return NULL;
+    }
+    return j;
+}
+
+const char *wf_query(wf_req *r, const char *name)
+{
+    return r->has_query ? evhttp_find_header(&r->query, name) : NULL;
+}

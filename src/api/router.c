@@ -1,0 +1,103 @@
+/*
+ * router.c: the route table and path matching. The table is the single list of what the
+ * API serves: the dispatcher matches against it, the metrics count by it, and a test
+ * checks that openapi.json documents exactly these routes, methods and status codes.
+ *
+ * Patterns are literal segments and "{param}" segments; a parameter matches one segment
+ * and is URL-decoded (so a legacy engine named "My Engine" is found as My%20Engine).
+ */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const int st_health[] = {200, 0};
+static const int st_ready[] = {200, 503, 0};
+static const int st_login[] = {200, 400, 401, 413, 415, 422, 429, 0};
+static const int st_logout[] = {204, 401, 0};
+static const int st_me[] = {200, 401, 0};
+static const int st_list[] = {200, 401, 422, 0};
+static const int st_get[] = {200, 401, 404, 0};
+static const int st_create[] = {201, 400, 401, 403, 409, 413, 415, 422, 0};
+static const int st_patch[] = {200, 400, 401, 403, 404, 409, 413, 415, 422, 0};
+static const int st_delete[] = {204, 401, 403, 404, 409, 0};
+
+const wf_route wf_routes[] = {
+    {"GET", "/healthz", wf_handle_healthz, WF_NEED_NONE, st_health},
+    {"GET", "/readyz", wf_handle_readyz, WF_NEED_NONE, st_ready},
+    {"GET", "/metrics", wf_handle_metrics, WF_NEED_NONE, st_health},
+    {"GET", "/openapi.json", wf_handle_openapi, WF_NEED_NONE, st_health},
+    {"POST", "/api/v1/auth/login", wf_handle_login, WF_NEED_NONE, st_login},
+    {"POST", "/api/v1/auth/logout", wf_handle_logout, WF_NEED_VIEWER, st_logout},
+    {"GET", "/api/v1/auth/me", wf_handle_me, WF_NEED_VIEWER, st_me},
+    {"GET", "/api/v1/engines", wf_handle_engines_list, WF_NEED_VIEWER, st_list},
+    {"POST", "/api/v1/engines", wf_handle_engine_create, WF_NEED_ADMIN, st_create},
+    {"GET", "/api/v1/engines/{name}", wf_handle_engine_get, WF_NEED_VIEWER, st_get},
+    {"PATCH", "/api/v1/engines/{name}", wf_handle_engine_patch, WF_NEED_ADMIN, st_patch},
+    {"DELETE", "/api/v1/engines/{name}", wf_handle_engine_delete, WF_NEED_ADMIN, st_delete},
+    {"GET", "/api/v1/engines/{name}/history", wf_handle_engine_history, WF_NEED_VIEWER, st_get},
+};
+const size_t wf_nroutes = sizeof wf_routes / sizeof wf_routes[0];
+
+size_t wf_route_index(const wf_route *r)
+{
+    return r ? (size_t)(r - wf_routes) : wf_nroutes;
+}
+
+static void free_params(char *params[2])
+{
+    for (int i = 0; i < 2; i++) {
+        free(params[i]);
+        params[i] = NULL;
+    }
+}
+
+/* Compares one pattern with a path, segment by segment; fills params on a match and
+ * leaves them empty otherwise. */
+static bool match(const char *pattern, const char *path, char *params[2])
+{
+    const char *p = pattern, *s = path;
+    int np = 0;
+    while (*p && *s) {
+        if (*p != '/' || *s != '/')
+            goto fail;
+        p++;
+        s++;
+        const char *pend = strchr(p, '/'), *send = strchr(s, '/');
+        size_t plen = pend ? (size_t)(pend - p) : strlen(p);
+        size_t slen = send ? (size_t)(send - s) : strlen(s);
+        if (plen && p[0] == '{') {
+            if (slen == 0 || np >= 2)
+                goto fail;
+            char *raw = strndup(s, slen);
+            params[np] = raw ? evhttp_uridecode(raw, 0, NULL) : NULL;
+            free(raw);
+            if (!params[np++])
+                goto fail;
+        } else if (plen != slen || memcmp(p, s, plen) != 0) {
+            goto fail;
+        }
+        p += plen;
+        s += slen;
+    }
+    if (*p == '\0' && *s == '\0')
+        return true;
+fail:
+    free_params(params);
+    return false;
+}
+
+const wf_route *wf_route_match(const char *method, const char *path, char *params[2],
+                               bool *path_known)
+{
+    *path_known = false;
+    for (size_t i = 0; i < wf_nroutes; i++) {
+        if (!match(wf_routes[i].pattern, path, params))
+            continue;
+        if (!strcmp(wf_routes[i].method, method))
+            return &wf_routes[i];
+        *path_known = true;
+        free_params(params);
+    }
+    return NULL;
+}

@@ -1,0 +1,601 @@
+/*
+ * server.c: `wfreg serve`'s engine room. One listening socket; one worker thread per
+ * processor, each with its own libevent loop, evhttp instance and database connection,
+ * all accepting on the same socket. Reads are answered from the shared registry
+ * snapshot; a worker that writes reloads the snapshot before it answers. Worker 0 also
+ * watches the database for commits by other processes (PRAGMA data_version, every
+ * 250 ms) and reloads the registry and the token snapshot when one happened.
+ *
+ * Limits: request headers 16 KiB, bodies 1 MiB (413), idle connections closed after
+ * idle_timeout_s, and at most max_connections open connections (each worker stops
+ * accepting at its share until one closes; the rest wait in the kernel's backlog).
+ *
+ * Stopping: SIGTERM or SIGINT stops the accepting, lets requests in flight finish (and
+ * tells keep-alive clients Connection: close), then ends the loops, at most 5 s later.
+ */
+#include "internal.h"
+
+#include "core/log.h"
+#include "store/migrate.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <event2/listener.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define STOP_GRACE_MS 4500
+#define RELOAD_EVERY_MS 250
+
+extern char **environ;
+
+/* --- requests ------------------------------------------------------------------------ */
+
+static const char *method_name(enum evhttp_cmd_type cmd)
+{
+    switch (cmd) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    default: return "OTHER";
+    }
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Answers 405 with the methods the path does allow. */
+static void method_not_allowed(wf_req *r, const char *path)
+{
+    wf_buf allow = WF_BUF_INIT;
+    for (size_t i = 0; i < wf_nroutes; i++) {
+        char *params[2] = {NULL, NULL};
+        bool known;
+        if (wf_route_match(wf_routes[i].method, path, params, &known) == &wf_routes[i])
+            wf_buf_printf(&allow, "%s%s", allow.len ? ", " : "", wf_routes[i].method);
+        free(params[0]);
+        free(params[1]);
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(r->req), "Allow", wf_buf_cstr(&allow));
+    wf_buf_free(&allow);
+    wf_reply_detail(r, 405, "Method Not Allowed");
+}
+
+static void count_connection(wf_worker *w, struct evhttp_connection *evcon);
+
+static void dispatch(wf_req *r, const char *method)
+{
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+    if (!path || !*path) {
+        wf_reply_detail(r, 400, "the request has no path");
+        return;
+    }
+    bool path_known = false;
+    r->route = wf_route_match(method, path, r->params, &path_known);
+    if (!r->route) {
+        if (path_known)
+            method_not_allowed(r, path);
+        else
+            wf_reply_detail(r, 404, "Not Found");
+        return;
+    }
+    if (query) {
+        if (evhttp_parse_query_str(query, &r->query) < 0) {
+            wf_reply_detail(r, 400, "the query string does not parse");
+            return;
+        }
+        r->has_query = true;
+    }
+    if (wf_auth_check(r))
+        r->route->handler(r);
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    wf_worker *w = arg;
+    wf_api *api = w->api;
+    atomic_fetch_add(&api->inflight, 1);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    wf_req r;
+    memset(&r, 0, sizeof r);
+    r.req = req;
+    r.w = w;
+    TAILQ_INIT(&r.query);
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+    char *peer = NULL;
+    ev_uint16_t port = 0;
+    if (evcon) {
+        evhttp_connection_get_peer(evcon, &peer, &port);
+        count_connection(w, evcon);
+    }
+    r.client = peer;
+    const char *method = method_name(evhttp_request_get_command(req));
+    dispatch(&r, method);
+
+    double took = seconds_since(&t0);
+    wf_metrics_observe(api->metrics, wf_route_index(r.route), r.status, took);
+    /* The route's pattern, never the raw path or query: those could carry anything. */
+    wf_info("%s %s %d %.2fms user=%s", method, r.route ? r.route->pattern : "-", r.status,
+            took * 1000.0, r.who.username[0] ? r.who.username : "-");
+    if (r.has_query)
+        evhttp_clear_headers(&r.query);
+    free(r.params[0]);
+    free(r.params[1]);
+    atomic_fetch_sub(&api->inflight, 1);
+}
+
+/* --- connections ----------------------------------------------------------------------- */
+
+/* The connection cap. A worker counts the connections that have sent a request (a set
+ * of evhttp connections it has seen, released by evhttp's close callback); at its share
+ * of max_connections it stops accepting until one closes, and further clients wait in
+ * the kernel's backlog. A connection that never sends a request is not counted: evhttp
+ * closes it when its idle timeout passes. */
+typedef struct conn_set {
+    int open;  /* counted connections */
+    int limit; /* this worker's share */
+    void **slot;
+    size_t cap; /* a power of two, well above limit */
+} conn_set;
+
+static size_t slot_of(const conn_set *cs, const void *p)
+{
+    uintptr_t h = (uintptr_t)p;
+    h ^= h >> 17;
+    h *= 0x9E3779B97F4A7C15ull;
+    return (size_t)(h >> 7) & (cs->cap - 1);
+}
+
+/* Adds p; true when it was not there yet (and there was room). */
+static bool set_add(conn_set *cs, void *p)
+{
+    if ((size_t)cs->open + 1 >= cs->cap / 2)
+        return false; /* full: leave it uncounted rather than probe forever */
+    size_t i = slot_of(cs, p);
+    while (cs->slot[i]) {
+        if (cs->slot[i] == p)
+            return false;
+        i = (i + 1) & (cs->cap - 1);
+    }
+    cs->slot[i] = p;
+    cs->open++;
+    return true;
+}
+
+/* Removes p (backward-shift deletion keeps the probe chains whole). */
+static bool set_remove(conn_set *cs, void *p)
+{
+    size_t i = slot_of(cs, p);
+    while (cs->slot[i] && cs->slot[i] != p)
+        i = (i + 1) & (cs->cap - 1);
+    if (!cs->slot[i])
+        return false;
+    cs->slot[i] = NULL;
+    cs->open--;
+    for (size_t j = (i + 1) & (cs->cap - 1); cs->slot[j]; j = (j + 1) & (cs->cap - 1)) {
+        void *q = cs->slot[j];
+        cs->slot[j] = NULL;
+        size_t k = slot_of(cs, q);
+        while (cs->slot[k])
+            k = (k + 1) & (cs->cap - 1);
+        cs->slot[k] = q;
+    }
+    return true;
+}
+
+static void update_accepting(wf_worker *w)
+{
+    if (!w->bound)
+        return;
+    struct evconnlistener *l = evhttp_bound_socket_get_listener(w->bound);
+    if (w->conns->open >= w->conns->limit)
+        evconnlistener_disable(l);
+    else if (!atomic_load(&w->api->stopping))
+        evconnlistener_enable(l);
+}
+
+static void on_connection_close(struct evhttp_connection *evcon, void *arg)
+{
+    wf_worker *w = arg;
+    if (set_remove(w->conns, evcon)) {
+        atomic_fetch_sub(&w->api->connections, 1);
+        update_accepting(w);
+    }
+}
+
+/* Called at each request: counts the connection the first time it is seen. */
+static void count_connection(wf_worker *w, struct evhttp_connection *evcon)
+{
+    evhttp_connection_set_closecb(evcon, on_connection_close, w);
+    if (set_add(w->conns, evcon)) {
+        atomic_fetch_add(&w->api->connections, 1);
+        update_accepting(w);
+    }
+}
+
+/* --- reloads ----------------------------------------------------------------------------- */
+
+int wf_api_reload(wf_worker *w, bool auth_too, wf_err *err)
+{
+    wf_api *api = w->api;
+    int rc = wf_writes_load_registry(api->registry, w->store, api->keyring, api->env, api->nenv,
+                                     false, err);
+    if (rc == 0 && auth_too)
+        rc = wf_auth_reload(api->auth, w->store, err);
+    return rc;
+}
+
+/* Worker 0, every RELOAD_EVERY_MS: has anyone else committed? Then reload both
+ * snapshots, so that a change made by another instance or by the command line (a
+ * revoked token, an engine added) is served within a second. */
+static void on_reload_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wf_worker *w = arg;
+    wf_err err;
+    wf_err_init(&err);
+    int64_t v = 0;
+    if (wf_store_data_version(w->store, &v, &err) < 0) {
+        wf_warn("watching the database for changes: %s", err.msg);
+        return;
+    }
+    if (v == w->data_version)
+        return;
+    if (wf_api_reload(w, true, &err) < 0) {
+        wf_warn("reloading the registry: %s", err.msg);
+        return;
+    }
+    w->data_version = v;
+}
+
+/* --- workers ----------------------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    wf_worker *w = arg;
+    event_base_dispatch(w->base);
+    return NULL;
+}
+
+static int worker_start(wf_worker *w, evutil_socket_t listen_fd, wf_err *err)
+{
+    wf_api *api = w->api;
+    int rc = wf_store_open(api->config->database_url, &w->store, err);
+    if (rc < 0)
+        return rc;
+    w->base = event_base_new();
+    w->http = w->base ? evhttp_new(w->base) : NULL;
+    w->conns = calloc(1, sizeof *w->conns);
+    if (!w->http || !w->conns)
+        return wf_err_set(err, WF_ERR_NOMEM, "cannot start a worker: out of memory");
+    w->conns->limit = api->opts.max_connections / api->opts.workers;
+    if (w->conns->limit < 1)
+        w->conns->limit = 1;
+    w->conns->cap = 64;
+    while (w->conns->cap < (size_t)w->conns->limit * 4)
+        w->conns->cap *= 2;
+    w->conns->slot = calloc(w->conns->cap, sizeof *w->conns->slot);
+    if (!w->conns->slot)
+        return wf_err_set(err, WF_ERR_NOMEM, "cannot start a worker: out of memory");
+
+    evhttp_set_max_headers_size(w->http, WF_API_MAX_HEADERS);
+    evhttp_set_max_body_size(w->http, WF_API_MAX_BODY);
+    evhttp_set_timeout(w->http, api->opts.idle_timeout_s);
+    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH |
+                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD |
+                                            EVHTTP_REQ_OPTIONS);
+    evhttp_set_gencb(w->http, on_request, w);
+    /* Each evhttp closes the socket it is given when freed: give each its own copy. */
+    evutil_socket_t fd = dup(listen_fd);
+    if (fd < 0 || !(w->bound = evhttp_accept_socket_with_handle(w->http, fd))) {
+        if (fd >= 0)
+            close(fd);
+        return wf_err_set(err, WF_ERR_IO, "cannot accept on the listening socket: %s",
+                          strerror(errno));
+    }
+    if (w->index == 0) {
+        struct timeval every = {0, RELOAD_EVERY_MS * 1000};
+        w->reload_timer = event_new(w->base, -1, EV_PERSIST, on_reload_tick, w);
+        if (!w->reload_timer || event_add(w->reload_timer, &every) < 0)
+            return wf_err_set(err, WF_ERR_INTERNAL, "cannot start the reload timer");
+        wf_store_data_version(w->store, &w->data_version, NULL);
+    }
+    if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
+        return wf_err_set(err, WF_ERR_INTERNAL, "cannot start a worker thread");
+    return 0;
+}
+
+/* Runs in the worker's own thread: stop accepting. */
+static void stop_accepting(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wf_worker *w = arg;
+    if (w->bound) {
+        evhttp_del_accept_socket(w->http, w->bound);
+        w->bound = NULL;
+    }
+    if (w->reload_timer)
+        event_del(w->reload_timer);
+}
+
+static void worker_free(wf_worker *w)
+{
+    if (w->reload_timer)
+        event_free(w->reload_timer);
+    if (w->http)
+        evhttp_free(w->http); /* closes connections: their close callbacks use conns */
+    if (w->base)
+        event_base_free(w->base);
+    if (w->conns)
+        free(w->conns->slot);
+    free(w->conns);
+    wf_store_close(w->store);
+}
+
+/* --- the listening socket ---------------------------------------------------------------- */
+
+static int open_listener(const char *listen_addr, evutil_socket_t *out, char *shown, size_t cap,
+                         wf_err *err)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    /* libevent's parser refuses port 0, which asks the kernel for any free port (tests
+     * use it): parse ":1" instead and set the port back to 0. */
+    char addr[300];
+    snprintf(addr, sizeof addr, "%s", listen_addr);
+    size_t alen = strlen(addr);
+    bool any_port = alen > 2 && !strcmp(addr + alen - 2, ":0");
+    if (any_port)
+        addr[alen - 1] = '1';
+    int parsed = evutil_parse_sockaddr_port(addr, (struct sockaddr *)&ss, &len);
+    if (parsed == 0 && any_port) {
+        if (ss.ss_family == AF_INET6)
+            ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+        else
+            ((struct sockaddr_in *)&ss)->sin_port = 0;
+    }
+    if (parsed < 0 || strlen(listen_addr) >= sizeof addr)
+        return wf_err_set(err, WF_ERR_INVALID,
+                          "WFREG_LISTEN: '%s' is not ADDRESS:PORT (127.0.0.1:8080, [::1]:8080)",
+                          listen_addr);
+    evutil_socket_t fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, (struct sockaddr *)&ss, (socklen_t)len) < 0 || listen(fd, 1024) < 0) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return wf_err_set(err, WF_ERR_IO, "cannot listen on %s: %s", listen_addr, strerror(e));
+    }
+    socklen_t slen = sizeof ss;
+    getsockname(fd, (struct sockaddr *)&ss, &slen);
+    char host[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof host);
+        port = ntohs(a->sin6_port);
+        snprintf(shown, cap, "http://[%s]:%d", host, port);
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, sizeof host);
+        port = ntohs(a->sin_port);
+        snprintf(shown, cap, "http://%s:%d", host, port);
+    }
+    *out = fd;
+    return 0;
+}
+
+/* --- start and stop ---------------------------------------------------------------------- */
+
+typedef struct server {
+    wf_api api;
+    wf_worker *workers;
+    int nworkers;
+    struct event_base *main_base;
+    struct event *stop_tick;
+    struct timespec stop_started;
+} server;
+
+/* Main thread, every 20 ms after a stop signal: end the loops once nothing is in flight
+ * or the grace period is over. */
+static void on_stop_tick(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    server *sv = arg;
+    double waited = seconds_since(&sv->stop_started) * 1000.0;
+    if (atomic_load(&sv->api.inflight) > 0 && waited < STOP_GRACE_MS)
+        return;
+    for (int i = 0; i < sv->nworkers; i++)
+        event_base_loopexit(sv->workers[i].base, NULL);
+    event_base_loopexit(sv->main_base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    server *sv = arg;
+    if (atomic_exchange(&sv->api.stopping, true))
+        return;
+    wf_info("Received %s: no longer accepting; finishing requests in flight",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    clock_gettime(CLOCK_MONOTONIC, &sv->stop_started);
+    struct timeval now = {0, 0};
+    for (int i = 0; i < sv->nworkers; i++)
+        event_base_once(sv->workers[i].base, -1, EV_TIMEOUT, stop_accepting, &sv->workers[i], &now);
+    struct timeval tick = {0, 20 * 1000};
+    sv->stop_tick = event_new(sv->main_base, -1, EV_PERSIST, on_stop_tick, sv);
+    if (sv->stop_tick)
+        event_add(sv->stop_tick, &tick);
+}
+
+/* The shared state: keys, the environment's engines, registry, tokens, metrics. */
+static int api_init(wf_api *api, const wf_config *config, const wf_api_options *opts, wf_err *err)
+{
+    api->config = config;
+    api->opts = *opts;
+    int rc = wf_keyring_new(config->secret_key, config->fernet_keys, &api->keyring, err);
+    if (rc < 0)
+        return rc;
+    if (!wf_keyring_can_encrypt(api->keyring))
+        return wf_err_set(err, WF_ERR_KEY,
+                          "no SECRET_KEY or WFREG_FERNET_KEYS: refusing to start a server that "
+                          "could not store API keys (make a key with 'wfreg keys generate')");
+    size_t ninvalid = 0;
+    rc = wf_config_env_engines(environ, &api->env, &api->nenv, &ninvalid, err);
+    if (rc < 0)
+        return rc;
+    api->registry = wf_registry_new();
+    if (!api->registry || wf_auth_new(&api->auth) < 0 || wf_metrics_new(&api->metrics) < 0 ||
+        wf_limiter_new(&api->limiter) < 0)
+        return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
+    return 0;
+}
+
+static void api_free(wf_api *api)
+{
+    wf_limiter_free(api->limiter);
+    wf_metrics_free(api->metrics);
+    wf_auth_free(api->auth);
+    wf_registry_free(api->registry);
+    for (size_t i = 0; i < api->nenv; i++)
+        wf_engine_free(api->env[i]);
+    free(api->env);
+    wf_keyring_free(api->keyring);
+}
+
+/* Checks the schema and loads both snapshots once, with the startup log lines. */
+static int first_load(wf_api *api, wf_err *err)
+{
+    wf_store *s = NULL;
+    bool at_head = false;
+    int rc = wf_store_open(api->config->database_url, &s, err);
+    if (rc == 0)
+        rc = wf_migrate_is_at_head(s, &at_head, err);
+    if (rc == 0 && !at_head)
+        rc = wf_err_set(err, WF_ERR_DB,
+                        "the database schema is not at %s: run 'wfreg migrate up' (or serve "
+                        "--migrate)",
+                        wf_migrate_head());
+    if (rc == 0)
+        rc =
+            wf_writes_load_registry(api->registry, s, api->keyring, api->env, api->nenv, true, err);
+    if (rc == 0)
+        rc = wf_auth_reload(api->auth, s, err);
+    wf_store_close(s);
+    return rc;
+}
+
+static void normalise(wf_api_options *o)
+{
+    if (o->workers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        o->workers = n > 0 ? (int)(n > 64 ? 64 : n) : 1;
+    }
+    if (o->max_connections <= 0)
+        o->max_connections = 1024;
+    if (o->session_ttl_s <= 0)
+        o->session_ttl_s = 12 * 3600;
+    if (o->idle_timeout_s <= 0)
+        o->idle_timeout_s = 30;
+}
+
+int wf_api_serve(const wf_config *config, const wf_api_options *opts_in, wf_err *err)
+{
+    server sv;
+    memset(&sv, 0, sizeof sv);
+    wf_api_options opts = *opts_in;
+    normalise(&opts);
+    evutil_socket_t listen_fd = -1;
+    struct event *sigterm = NULL, *sigint = NULL;
+    sigset_t block, old;
+    int started = 0;
+    char url[128] = "";
+    evthread_use_pthreads();
+    signal(SIGPIPE, SIG_IGN);
+
+    int rc = api_init(&sv.api, config, &opts, err);
+    if (rc == 0)
+        rc = first_load(&sv.api, err);
+    if (rc == 0)
+        rc = open_listener(opts.listen ? opts.listen : config->listen, &listen_fd, url, sizeof url,
+                           err);
+    if (rc < 0)
+        goto done;
+    sv.main_base = event_base_new();
+    sv.workers = calloc((size_t)opts.workers, sizeof *sv.workers);
+    if (!sv.main_base || !sv.workers) {
+        rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    sigterm = evsignal_new(sv.main_base, SIGTERM, on_signal, &sv);
+    sigint = evsignal_new(sv.main_base, SIGINT, on_signal, &sv);
+    evsignal_add(sigterm, NULL);
+    evsignal_add(sigint, NULL);
+    /* Workers must not take the stop signals: the main loop handles them. */
+    sigemptyset(&block);
+    sigaddset(&block, SIGTERM);
+    sigaddset(&block, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    sv.nworkers = opts.workers;
+    for (int i = 0; i < opts.workers && rc == 0; i++) {
+        sv.workers[i].api = &sv.api;
+        sv.workers[i].index = i;
+        rc = worker_start(&sv.workers[i], listen_fd, err);
+        if (rc == 0)
+            started++;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc < 0) {
+        for (int i = 0; i < started; i++)
+            event_base_loopexit(sv.workers[i].base, NULL);
+        goto join;
+    }
+    wf_info("Listening on %s with %d worker(s)", url, opts.workers);
+    event_base_dispatch(sv.main_base);
+join:
+    for (int i = 0; i < started; i++)
+        pthread_join(sv.workers[i].thread, NULL);
+    if (rc == 0)
+        wf_info("Stopped");
+done:
+    for (int i = 0; sv.workers && i < sv.nworkers; i++)
+        worker_free(&sv.workers[i]);
+    free(sv.workers);
+    if (sigterm)
+        event_free(sigterm);
+    if (sigint)
+        event_free(sigint);
+    if (sv.stop_tick)
+        event_free(sv.stop_tick);
+    if (sv.main_base)
+        event_base_free(sv.main_base);
+    if (listen_fd >= 0)
+        close(listen_fd);
+    api_free(&sv.api);
+    return rc;
+}
