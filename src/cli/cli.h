@@ -90,6 +90,8 @@ int wf_cmd_engines(wf_cli *c, int argc, char **argv);
 int wf_cmd_migrate(wf_cli *c, int argc, char **argv);
 int wf_cmd_keys(wf_cli *c, int argc, char **argv);
 int wf_cmd_check(wf_cli *c, int argc, char **argv);
+int wf_cmd_users(wf_cli *c, int argc, char **argv);  /* users_cmd.c */
+int wf_cmd_tokens(wf_cli *c, int argc, char **argv); /* tokens_cmd.c */
 int wf_cmd_serve(wf_cli *c, int argc, char **argv);
 /* engines export / import (engines_io.c) */
 int wf_cmd_engines_export(wf_cli *c, int argc, char **argv);

@@ -1,6 +1,7 @@
 /*
  * main.c: wfreg's entry point. Reads the configuration from the environment, sets up
- * the log, and hands the command line to a command group (engines, migrate, keys, check).
+ * the log, and hands the command line to a command group (engines, migrate, keys, users,
+ * tokens, check).
  * The database and the keyring are opened by the commands that need them, so that
  * `wfreg --help` or `wfreg keys generate` work anywhere.
  */
@@ -21,6 +22,8 @@ static const char usage[] =
     "  engines list|show|add|update|remove|export|import   manage registered engines\n"
     "  migrate status|up|down|verify                       manage the database schema\n"
     "  keys generate|check|rotate                          manage encryption keys\n"
+    "  users add|list|passwd|disable|enable                manage who can log in\n"
+    "  tokens create|list|revoke                           manage API tokens\n"
     "  serve [--listen ADDR:PORT]                          run the JSON API over HTTP\n"
     "  check                                               check configuration, database,\n"
     "                                                      schema and keys\n"
@@ -47,6 +50,8 @@ static const wf_command commands[] = {
     {"migrate", wf_cmd_migrate},
     {"keys", wf_cmd_keys},
     {"check", wf_cmd_check},
+    {"users", wf_cmd_users},
+    {"tokens", wf_cmd_tokens},
     {"serve", wf_cmd_serve},
 };
 
