@@ -111,6 +111,7 @@ static int cmd_list(wf_cli *c, int argc, char **argv)
         return wf_cli_fail(c, rc, &err, "engines list");
     wf_snapshot *snap = wf_registry_acquire(c->registry);
     json_t *arr = c->json ? json_array() : NULL;
+    bool json_failed = c->json && !arr; /* an engine missing from the output is an error */
     wf_table t;
     wf_table_init(&t, 6);
     wf_table_row(&t, "NAME", "TYPE", "ACTIVE", "API KEY", "SOURCE", "URL");
@@ -120,13 +121,15 @@ static int cmd_list(wf_cli *c, int argc, char **argv)
             (source && strcmp(source, wf_engine_source_name(e->source))))
             continue;
         if (arr)
-            json_array_append_new(arr, wf_engine_to_json(e));
-        else
+            json_failed |= json_array_append_new(arr, wf_engine_to_json(e)) < 0;
+        else if (!c->json)
             wf_table_row(&t, e->name, e->engine_type, e->is_active ? "yes" : "no",
                          wf_key_status_name(e->key_status), wf_engine_source_name(e->source),
                          e->api_url);
     }
-    if (arr)
+    if (json_failed)
+        wf_err_set(&err, WF_ERR_NOMEM, "out of memory building the JSON output");
+    else if (arr)
         wf_cli_print_json(c, arr);
     else if (t.nrows == 1)
         fprintf(c->out, "No engines registered.\n");
@@ -135,7 +138,7 @@ static int cmd_list(wf_cli *c, int argc, char **argv)
     wf_table_free(&t);
     json_decref(arr);
     wf_snapshot_unref(snap);
-    return WF_EXIT_OK;
+    return json_failed ? wf_cli_fail(c, WF_ERR_NOMEM, &err, "engines list") : WF_EXIT_OK;
 }
 
 /* The single NAME argument of show, add, update and remove. */
@@ -178,9 +181,17 @@ static int cmd_show(wf_cli *c, int argc, char **argv)
     } else if (c->json) {
         json_t *j = wf_engine_to_json(e);
         const wf_engine *env = wf_snapshot_find_env(snap, name);
-        if (j && e->source == WF_SOURCE_DATABASE && env)
-            json_object_set_new(j, "shadows_environment_engine", json_true());
-        wf_cli_print_json(c, j);
+        if (j && e->source == WF_SOURCE_DATABASE && env &&
+            json_object_set_new(j, "shadows_environment_engine", json_true()) < 0) {
+            json_decref(j);
+            j = NULL;
+        }
+        if (j) {
+            wf_cli_print_json(c, j);
+        } else {
+            wf_err_set(&err, WF_ERR_NOMEM, "out of memory building the JSON output");
+            code = wf_cli_fail(c, WF_ERR_NOMEM, &err, "engines show");
+        }
         json_decref(j);
     } else {
         print_engine(c, e, snap);
@@ -265,17 +276,23 @@ static int read_key(key_source from, wf_engine_patch *p, wf_buf *key, wf_err *er
     return rc;
 }
 
-static void report_written(wf_cli *c, const char *verb, const wf_engine *e)
+/* Says what was written; WF_ERR_NOMEM when the JSON could not be built (the write
+ * itself is done: the caller says so in its error). */
+static int report_written(wf_cli *c, const char *verb, const wf_engine *e, wf_err *err)
 {
     if (c->json) {
         json_t *j = wf_engine_to_json(e);
-        wf_cli_print_json(c, j);
+        if (j)
+            wf_cli_print_json(c, j);
         json_decref(j);
-        return;
+        return j ? 0
+                 : wf_err_set(err, WF_ERR_NOMEM,
+                              "written, but out of memory building the JSON output");
     }
     fprintf(c->out, "%s engine '%s' (%s, %s, %s, API key %s)\n", verb, e->name, e->engine_type,
             e->api_url, e->is_active ? "active" : "inactive",
             wf_engine_has_api_key(e) ? "set" : "not set");
+    return 0;
 }
 
 static int cmd_write(wf_cli *c, int argc, char **argv, bool is_update)
@@ -313,7 +330,8 @@ static int cmd_write(wf_cli *c, int argc, char **argv, bool is_update)
         rc = wf_writes_create(c->store, c->keyring, &p, &wf_cli_actor, &e, &err);
     if (rc < 0)
         goto done;
-    report_written(c, is_update ? "Updated" : "Added", e);
+    if ((rc = report_written(c, is_update ? "Updated" : "Added", e, &err)) < 0)
+        goto done;
     if (wf_snapshot_find_env(snap, e->name))
         fprintf(c->errout,
                 "wfreg: note: '%s' now shadows the environment engine of the same "

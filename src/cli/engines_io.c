@@ -59,18 +59,22 @@ static void iso_now(char out[32])
     strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* One engine of the export; wraps its key when a key is given. */
+/* The members of wf_engine_to_json that an export leaves out: they belong to the
+ * database it came from (id, who and when), to its keyring (key_status), or say where
+ * the engine came from (only database engines are exported). */
+static const char *const not_exported[] = {"id",         "key_status", "source",
+                                           "created_by", "created_at", "updated_at"};
+
+/* One engine of the export, the same JSON as `engines show --json` minus not_exported;
+ * wraps its key when a key is given. WF_ERR_NOMEM, or the keyring's error for a key. */
 static int export_engine(wf_cli *c, const wf_engine *e, const wf_fernet_key *xkey, json_t *arr,
                          wf_err *err)
 {
-    json_t *j = json_object();
-    json_t *config = json_loads(e->config ? e->config : "{}", 0, NULL);
-    json_object_set_new(j, "name", json_string(e->name));
-    json_object_set_new(j, "engine_type", json_string(e->engine_type));
-    json_object_set_new(j, "api_url", json_string(e->api_url));
-    json_object_set_new(j, "active", json_boolean(e->is_active));
-    json_object_set_new(j, "config", config ? config : json_string(e->config));
-    json_object_set_new(j, "has_api_key", json_boolean(wf_engine_has_api_key(e)));
+    json_t *j = wf_engine_to_json(e);
+    if (!j)
+        return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
+    for (size_t i = 0; i < sizeof not_exported / sizeof not_exported[0]; i++)
+        json_object_del(j, not_exported[i]);
     int rc = 0;
     if (xkey && e->api_key_encrypted && e->api_key_encrypted[0]) {
         wf_buf plain, wrapped = WF_BUF_INIT;
@@ -79,13 +83,19 @@ static int export_engine(wf_cli *c, const wf_engine *e, const wf_fernet_key *xke
         if (rc == 0)
             rc = wf_fernet_encrypt(xkey, plain.ptr, plain.len, (uint64_t)time(NULL), NULL, &wrapped,
                                    err);
-        if (rc == 0)
-            json_object_set_new(j, "api_key_wrapped", json_string(wf_buf_cstr(&wrapped)));
+        if (rc == 0 &&
+            json_object_set_new(j, "api_key_wrapped", json_string(wf_buf_cstr(&wrapped))) < 0)
+            rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory");
         wf_buf_wipe(&plain);
         wf_buf_free(&wrapped);
     }
-    json_array_append_new(arr, j);
-    return rc;
+    if (rc < 0) {
+        json_decref(j);
+        return rc;
+    }
+    if (json_array_append_new(arr, j) < 0)
+        return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
+    return 0;
 }
 
 /* Writes text to path with mode 0600 through a temporary file and a rename, so that a
@@ -155,7 +165,7 @@ int wf_cmd_engines_export(wf_cli *c, int argc, char **argv)
     json_t *doc = NULL, *arr = json_array();
     char *text = NULL;
     wf_snapshot *snap = NULL;
-    int rc = wf_cli_load_registry(c, &err);
+    int rc = arr ? wf_cli_load_registry(c, &err) : wf_err_set(&err, WF_ERR_NOMEM, "out of memory");
     if (rc == 0 && with_keys)
         rc = read_export_key(key_file, &xkey, &err);
     if (rc < 0)
@@ -168,7 +178,12 @@ int wf_cmd_engines_export(wf_cli *c, int argc, char **argv)
             continue;
         wf_err one;
         wf_err_init(&one);
-        if (export_engine(c, e, with_keys ? &xkey : NULL, arr, &one) < 0) {
+        int erc = export_engine(c, e, with_keys ? &xkey : NULL, arr, &one);
+        if (erc == WF_ERR_NOMEM) {
+            rc = wf_err_set(&err, WF_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        if (erc < 0) { /* this engine's key: say which, then refuse the whole export */
             fprintf(c->errout, "wfreg: engines export: %s: %s\n", e->name, one.msg);
             unreadable++;
         }

@@ -7,6 +7,7 @@
  * old keys stay accepted until the operator removes them from WFREG_FERNET_KEYS.
  */
 #include "cli.h"
+#include "core/text.h"
 #include "crypto/fernet.h"
 #include "store/writes.h"
 
@@ -65,6 +66,7 @@ static int cmd_check(wf_cli *c, int argc, char **argv)
     wf_snapshot *snap = wf_registry_acquire(c->registry);
     size_t unreadable = 0, with_key = 0;
     json_t *arr = json_array();
+    bool json_failed = !arr; /* an engine missing from the output is an error */
     wf_table t;
     wf_table_init(&t, 3);
     wf_table_row(&t, "ENGINE", "SOURCE", "API KEY");
@@ -80,12 +82,18 @@ static int cmd_check(wf_cli *c, int argc, char **argv)
         with_key += st != WF_KEY_NONE;
         unreadable += st == WF_KEY_UNREADABLE;
         wf_table_row(&t, e->name, wf_engine_source_name(e->source), what);
-        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o?}", "engine", e->name, "source",
-                                             wf_engine_source_name(e->source), "key_status",
-                                             wf_key_status_name(st), "key_index",
-                                             index >= 0 && e->source == WF_SOURCE_DATABASE
-                                                 ? json_integer(index + 1)
-                                                 : NULL));
+        json_t *row = json_pack(
+            "{s:o, s:s, s:s, s:o?}", "engine", wf_text_json(e->name), "source",
+            wf_engine_source_name(e->source), "key_status", wf_key_status_name(st), "key_index",
+            index >= 0 && e->source == WF_SOURCE_DATABASE ? json_integer(index + 1) : NULL);
+        json_failed |= json_array_append_new(arr, row) < 0;
+    }
+    if (json_failed) {
+        wf_err_set(&err, WF_ERR_NOMEM, "out of memory building the output");
+        json_decref(arr);
+        wf_table_free(&t);
+        wf_snapshot_unref(snap);
+        return wf_cli_fail(c, WF_ERR_NOMEM, &err, "keys check");
     }
     if (c->json) {
         wf_cli_print_json(c, arr);

@@ -5,6 +5,7 @@
  */
 #include "log.h"
 #include "buf.h"
+#include "text.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -162,11 +163,18 @@ void wf_log(wf_log_level level, const char *fmt, ...)
     redact(wf_buf_cstr(&msg), &clean);
     FILE *f = log_stream ? log_stream : stderr;
     if (log_format == WF_LOG_JSON) {
-        json_t *o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", level_names[level], "msg",
-                              wf_buf_cstr(&clean));
+        /* wf_text_json: a message may quote bytes that are not UTF-8 (a legacy row's
+         * name), which jansson refuses; the line must not be lost for them */
+        json_t *o = json_pack("{s:s, s:s, s:o}", "ts", ts, "level", level_names[level], "msg",
+                              wf_text_json(wf_buf_cstr(&clean)));
         char *line = o ? json_dumps(o, JSON_COMPACT) : NULL;
         if (line)
             fprintf(f, "%s\n", line);
+        else /* out of memory: say that a line was lost rather than nothing */
+            fprintf(f,
+                    "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":\"(log line lost: out of "
+                    "memory)\"}\n",
+                    ts, level_names[level]);
         free(line);
         json_decref(o);
     } else {

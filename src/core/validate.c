@@ -198,6 +198,13 @@ int wf_engine_check_url(const char *url, wf_err *err)
         if (is_ctl(c))
             return wf_err_field(err, "api_url", "control_char",
                                 "must not contain control characters (a trailing newline?)");
+        /* RFC 3986: a URL is ASCII; anything else travels percent-encoded. A raw byte
+         * here would reach the HTTP client (and JSON output) in whatever encoding the
+         * caller used, valid UTF-8 or not. */
+        if (c >= 0x80)
+            return wf_err_field(err, "api_url", "non_ascii",
+                                "must be ASCII: percent-encode other characters (an e with an "
+                                "acute accent in UTF-8 is %%C3%%A9)");
     }
 
     size_t slen;

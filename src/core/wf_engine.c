@@ -4,6 +4,7 @@
  */
 #include "wf_engine.h"
 #include "buf.h"
+#include "text.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -105,25 +106,21 @@ const char *wf_key_status_name(wf_key_status s)
     }
 }
 
-/* A nullable string as JSON. */
-static json_t *json_str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 json_t *wf_engine_to_json(const wf_engine *e)
 {
+    /* Every text goes through wf_text_json: a legacy row may hold bytes that are not
+     * UTF-8, which jansson refuses, and the field (or the whole engine) would vanish. */
     json_t *config = json_loads(e->config ? e->config : "{}", JSON_DECODE_ANY, NULL);
     if (!config)
-        config = json_string(e->config); /* a legacy row's text, served as it is */
+        config = wf_text_json(e->config); /* a legacy row's text, served as it is */
     json_t *o = json_object();
     if (!o || !config)
         goto fail;
     int bad = 0;
     bad |= json_object_set_new(o, "id", e->id ? json_integer(e->id) : json_null());
-    bad |= json_object_set_new(o, "name", json_str_or_null(e->name));
-    bad |= json_object_set_new(o, "engine_type", json_str_or_null(e->engine_type));
-    bad |= json_object_set_new(o, "api_url", json_str_or_null(e->api_url));
+    bad |= json_object_set_new(o, "name", wf_text_json(e->name));
+    bad |= json_object_set_new(o, "engine_type", wf_text_json(e->engine_type));
+    bad |= json_object_set_new(o, "api_url", wf_text_json(e->api_url));
     bad |= json_object_set_new(o, "active", json_boolean(e->is_active));
     bad |= json_object_set_new(o, "config", config);
     config = NULL;
@@ -132,8 +129,8 @@ json_t *wf_engine_to_json(const wf_engine *e)
     bad |= json_object_set_new(o, "source", json_string(wf_engine_source_name(e->source)));
     bad |= json_object_set_new(o, "created_by",
                                e->created_by ? json_integer(e->created_by) : json_null());
-    bad |= json_object_set_new(o, "created_at", json_str_or_null(e->created_at));
-    bad |= json_object_set_new(o, "updated_at", json_str_or_null(e->updated_at));
+    bad |= json_object_set_new(o, "created_at", wf_text_json(e->created_at));
+    bad |= json_object_set_new(o, "updated_at", wf_text_json(e->updated_at));
     if (bad)
         goto fail;
     return o;

@@ -71,7 +71,8 @@ const char *wf_key_status_name(wf_key_status s); /* "none" | "ok" | "unreadable"
 /* The engine as JSON for people and programs: id, name, engine_type, api_url, active,
  * config (the object; a stored text that is not JSON is given as a string), has_api_key,
  * key_status, source, created_by (null when none), created_at, updated_at. Never the key
- * nor its token. NULL when out of memory. */
+ * nor its token. Bytes that are not UTF-8 (a legacy row) become U+FFFD, so that every
+ * engine and every field is there. NULL only when out of memory. */
 json_t *wf_engine_to_json(const wf_engine *e);
 
 /* The engine types that wfreg knows (those with an adapter). NULL-terminated. */

@@ -251,6 +251,21 @@ static void test_url_userinfo_fragment_spaces(void **state)
     assert_null(strstr(err.msg, "admin"));
 }
 
+static void test_url_ascii_only(void **state)
+{
+    (void)state;
+    /* a URL is ASCII: other bytes travel percent-encoded, whether UTF-8 or not */
+    bad(check_url, "https://h.example/caf\xc3\xa9", "api_url", "non_ascii");
+    bad(check_url, "https://h.example/?q=\xff", "api_url", "non_ascii");
+    bad(check_url, "https://h.example/\xe9", "api_url", "non_ascii");
+    bad(check_url, "https://h\xc3\xa9.example/", "api_url", "non_ascii");
+    ok(check_url, "https://h.example/caf%C3%A9?q=%FF");
+    wf_err err;
+    wf_err_init(&err);
+    wf_engine_check_url("https://h.example/caf\xc3\xa9", &err);
+    assert_non_null(strstr(err.msg, "percent-encode"));
+}
+
 /* ---- api_key ----------------------------------------------------------------------- */
 
 static void test_key(void **state)
@@ -644,6 +659,7 @@ int main(void)
         cmocka_unit_test(test_url_scheme_and_host),
         cmocka_unit_test(test_url_port),
         cmocka_unit_test(test_url_userinfo_fragment_spaces),
+        cmocka_unit_test(test_url_ascii_only),
         cmocka_unit_test(test_key),
         cmocka_unit_test(test_key_never_in_message),
         cmocka_unit_test(test_config_json),

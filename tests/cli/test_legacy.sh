@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Rows adopted from an earlier system (or written by hand) are served as they are
+# (DESIGN.md): whatever bytes they hold, every engine is listed, shown, exported and
+# logged, and nothing they hold can forge a log line or drive the terminal.
+. "$(dirname "$0")/lib.sh"
+export SECRET_KEY="legacy-test-secret"
+run migrate up
+expect_code 0 "migrate up"
+
+# ---- bytes that are not UTF-8 ----------------------------------------------------------
+# 0xff is never valid UTF-8: jansson refuses such a string outright.
+sql "INSERT INTO workflow_engines (name, engine_type, api_url, api_key_encrypted, config)
+     VALUES ('latin1', 'n8n', CAST(X'687474703a2f2f682f636166e9' AS TEXT), NULL,
+             CAST(X'7b22777322203a2022e9227d' AS TEXT)),
+            (CAST(X'6261642dff' AS TEXT), 'n8n', 'http://bad.example', 'not-a-token', '{}')"
+
+run engines list --json
+expect_code 0 "list --json with non-UTF-8 rows"
+expect_eq "$(json_len "$OUT")" "2" "list --json lists every engine"
+case "$(json_get "$OUT" '$[1].api_url')" in http://h/caf*) ok ;; *) bad "the URL of a non-UTF-8 row is listed" ;; esac
+
+run engines show latin1 --json
+expect_code 0 "show --json of a non-UTF-8 row"
+case "$(json_get "$OUT" '$.api_url')" in http://h/caf*) ok ;; *) bad "show --json prints the URL" ;; esac
+expect_eq "$(json_has "$OUT" '$.config')" "1" "show --json prints the config"
+
+run keys check --json
+expect_eq "$(json_len "$OUT")" "2" "keys check --json lists every engine"
+
+run engines export
+expect_code 0 "export of non-UTF-8 rows"
+case "$(json_get "$OUT" '$.engines[1].api_url')" in http://h/caf*) ok ;; *) bad "export keeps the URL" ;; esac
+
+LOG_FORMAT=json LOG_LEVEL=info run check
+expect_err '"msg":"Engine '"'"'bad-' "LOG_FORMAT=json keeps the line of a non-UTF-8 name"
+
+# What is written stays ASCII: a raw non-ASCII URL must be percent-encoded.
+run engines add caf --type n8n --url "$(printf 'http://h/caf\xc3\xa9')"
+expect_code 2 "a URL with raw non-ASCII bytes is refused"
+expect_err "percent-encode" "the refusal says how to write it"
+run engines add caf --type n8n --url "http://h/caf%C3%A9"
+expect_code 0 "a percent-encoded URL is fine"
+run engines remove caf
+sql "DELETE FROM workflow_engines"
+
+finish
