@@ -114,21 +114,24 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* The password of "scheme://user:password@host...": the userinfo ends at the last '@'
- * before the first '/' or '?' after the scheme, so an '@' (or a '#') inside a password
- * is fine. A raw '/' or '?' in a password is not URL syntax: libpq cannot parse it. */
-static size_t url_password(const char *url, span *out)
+/* The password of "scheme://user:password@host...", and where the authority ends (for
+ * the query string's own passwords). The userinfo runs from "://" to the LAST '@': a
+ * password may hold '@', '/', '?' or '#' (libpq cannot parse a raw '/' or '?', but the
+ * text is still a secret and must never be printed). The authority then ends at the
+ * first '/', '?' or '#' after that '@'. An '@' further on (in the query) makes the span
+ * longer than the password: masking too much is the safe side. */
+static size_t url_password(const char *url, span *out, size_t *authority_end)
 {
     const char *sep = strstr(url, "://");
+    *authority_end = 0;
     if (!sep)
         return 0;
     const char *a = sep + 3;
-    size_t alen = strcspn(a, "/?");
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++) {
-        if (a[i] == '@')
-            at = a + i;
-    }
+    if (*a == '/') /* "scheme:///path": no authority at all (sqlite:///abs.db) */
+        return 0;
+    const char *at = strrchr(a, '@');
+    const char *rest = at ? at + 1 : a;
+    *authority_end = (size_t)(rest + strcspn(rest, "/?#") - url);
     const char *colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
     if (!colon || colon + 1 == at)
         return 0;
@@ -148,10 +151,11 @@ static bool is_password_key(const char *start, const char *eq)
            (n == 11 && !strncasecmp(start, "sslpassword", 11));
 }
 
-/* password=... in a URL's query string: values end at '&' or '#'. */
-static size_t query_passwords(const char *url, span *out, size_t max)
+/* password=... in a URL's query string (searched from `from`, past the authority, whose
+ * password may hold a '?'): values end at '&' or '#'. */
+static size_t query_passwords(const char *url, size_t from, span *out, size_t max)
 {
-    const char *q = strchr(url, '?');
+    const char *q = strchr(url + from, '?');
     size_t n = 0;
     while (q && n < max) {
         const char *key = q + 1;
@@ -215,8 +219,9 @@ static size_t kv_passwords(const char *s, span *out, size_t max)
 static size_t find_secrets(const char *url, span *out)
 {
     if (strstr(url, "://")) {
-        size_t n = url_password(url, out);
-        return n + query_passwords(url, out + n, MAX_SPANS - n);
+        size_t end;
+        size_t n = url_password(url, out, &end);
+        return n + query_passwords(url, end, out + n, MAX_SPANS - n);
     }
     return kv_passwords(url, out, MAX_SPANS);
 }

@@ -34,4 +34,11 @@ expect_code 1 "an invalid environment engine fails check"
 expect_none "CHKMARK-123" "the invalid engine's key is not shown"
 expect_err "WFREG_ENGINE_BROKEN" "the invalid engine's variable is named"
 
+# A password with a raw '/', '?' or '#' is still a password: never printed.
+for pw in 'pa/ss0rd-CHK' 'pa?ss0rd-CHK' 'pa#ss/0rd-CHK'; do
+  DATABASE_URL="postgresql://user:$pw@db.example/wfreg" LOG_LEVEL=debug run check
+  expect_none "$pw" "check never prints the database password '$pw'"
+  expect_out "user:***@db.example" "check shows the masked URL"
+done
+
 finish

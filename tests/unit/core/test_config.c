@@ -202,6 +202,15 @@ static void test_redact(void **state)
     redacts_to("postgresql://u:a1@h/db?password=b2", "postgresql://u:***@h/db?password=***");
     redacts_to("postgresql://h/db?sslpassword=k&PASSWORD=x",
                "postgresql://h/db?sslpassword=***&PASSWORD=***");
+    /* a raw '/', '?' or '#' in a password: libpq cannot parse it, yet it is a secret */
+    redacts_to("postgresql://user:pa/ss0rd@host/db", "postgresql://user:***@host/db");
+    redacts_to("postgresql://user:pa?ss@host/db", "postgresql://user:***@host/db");
+    redacts_to("postgresql://user:a/b?c#d@host:5432/db?sslmode=require",
+               "postgresql://user:***@host:5432/db?sslmode=require");
+    redacts_to("postgresql://user:p?password=x@host/db?password=y",
+               "postgresql://user:***@host/db?password=***");
+    redacts_to("postgresql://user:pa/ss@host/db?application_name=a@b",
+               "postgresql://user:***@b"); /* an '@' in the query: masks too much, not too little */
     /* nothing to hide */
     redacts_to("postgresql://user@host:5432/db", "postgresql://user@host:5432/db");
     redacts_to("postgresql://user:@host/db", "postgresql://user:@host/db");
