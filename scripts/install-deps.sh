@@ -6,7 +6,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev libevent-dev libargon2-dev
-  sqlite3 openssl cppcheck
+  sqlite3 openssl cppcheck python3
 )
 
 missing=()
