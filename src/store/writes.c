@@ -292,6 +292,7 @@ done:
 typedef struct load_ctx {
     wf_store *store;
     const wf_keyring *keyring;
+    wf_snapshot *prev; /* the snapshot being replaced: its key statuses are still true */
 } load_ctx;
 
 static int load_db(void *ctx, wf_engine ***out, size_t *n, wf_err *err)
@@ -300,18 +301,28 @@ static int load_db(void *ctx, wf_engine ***out, size_t *n, wf_err *err)
     return wf_store_engine_list(lc->store, out, n, err);
 }
 
+/* Opening a token is the costly part of a reload (a reload follows every write): an
+ * engine whose token is the very one the previous snapshot already opened, under the
+ * same keyring, keeps its status without being opened again. */
 static wf_key_status load_key_status(void *ctx, const wf_engine *e)
 {
     load_ctx *lc = ctx;
+    const wf_engine *old = lc->prev ? wf_snapshot_find(lc->prev, e->name) : NULL;
+    if (old && old->source == WF_SOURCE_DATABASE && old->api_key_encrypted &&
+        e->api_key_encrypted && !strcmp(old->api_key_encrypted, e->api_key_encrypted) &&
+        (old->key_status == WF_KEY_OK || old->key_status == WF_KEY_UNREADABLE))
+        return old->key_status;
     return wf_writes_key_status(lc->keyring, e, NULL);
 }
 
 int wf_writes_load_registry(wf_registry *r, wf_store *s, const wf_keyring *kr,
                             wf_engine *const *env, size_t nenv, bool log_startup, wf_err *err)
 {
-    load_ctx lc = {s, kr};
+    load_ctx lc = {s, kr, wf_registry_acquire(r)};
     wf_registry_source src = {&lc, load_db, load_key_status, env, nenv};
-    return wf_registry_load(r, &src, log_startup, err);
+    int rc = wf_registry_load(r, &src, log_startup, err);
+    wf_snapshot_unref(lc.prev);
+    return rc;
 }
 
 /* Rotates one engine's token; returns the outcome's word or NULL on a hard error. */
