@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# run.sh: what `make run` does after building. Until `wfreg serve` exists (the next
-# milestone), it prepares the default SQLite database and walks through the command line
-# on it, so that a new user sees wfreg work end to end.
+# run.sh: what `make run` does after building: prepares the default SQLite database,
+# makes the first admin on an empty database, and starts `wfreg serve`.
 #
 # Keys: wfreg never makes an encryption key by itself. If neither SECRET_KEY nor
 # WFREG_FERNET_KEYS is set, this script (not wfreg) creates one in var/fernet.key,
@@ -12,6 +11,7 @@ WFREG=${1:-build/wfreg}
 cd "$(dirname "$0")/.."
 mkdir -p var
 export DATABASE_URL=${DATABASE_URL:-sqlite:./var/wfreg.db}
+export WFREG_LISTEN=${WFREG_LISTEN:-127.0.0.1:8080}
 
 if [ -z "${SECRET_KEY:-}" ] && [ -z "${WFREG_FERNET_KEYS:-}" ]; then
   if [ ! -s var/fernet.key ]; then
@@ -22,30 +22,30 @@ if [ -z "${SECRET_KEY:-}" ] && [ -z "${WFREG_FERNET_KEYS:-}" ]; then
   export WFREG_FERNET_KEYS
 fi
 
-say() { printf '\n$ %s\n' "$*"; }
-
-say wfreg migrate up
 "$WFREG" migrate up
-say wfreg migrate verify
-"$WFREG" migrate verify
 
-if ! "$WFREG" engines show demo-n8n >/dev/null 2>&1; then
-  say "printf 'demo-key' | wfreg engines add demo-n8n --type n8n --url http://127.0.0.1:5678 --api-key-stdin"
-  printf 'demo-key' | "$WFREG" engines add demo-n8n --type n8n --url http://127.0.0.1:5678 --api-key-stdin
+# The first admin, on an empty database only: a random password, shown once.
+if [ "$("$WFREG" users list --json)" = "[]" ]; then
+  password=$(openssl rand -base64 18 | tr -d '/+=' | cut -c1-20)
+  printf '%s' "$password" | "$WFREG" users add admin --role admin --password-stdin >/dev/null
+  cat <<TXT
+
+  First run: created the user 'admin' with the password
+
+      $password
+
+  (shown once; change it with: build/wfreg users passwd admin)
+TXT
 fi
-say wfreg engines list
-"$WFREG" engines list
-say wfreg engines show demo-n8n
-"$WFREG" engines show demo-n8n
-say wfreg check
-"$WFREG" check
 
 cat <<TXT
 
-wfreg is ready on ${DATABASE_URL}.
-The HTTP server (wfreg serve) and its login are not built yet; until then, use the
-command line with the same environment, for example:
-  export DATABASE_URL=${DATABASE_URL}
-  export WFREG_FERNET_KEYS=\$(cat var/fernet.key)   # or your own SECRET_KEY
-  build/wfreg engines --help
+  wfreg is starting on http://${WFREG_LISTEN}  (database ${DATABASE_URL})
+  Log in:  curl -s -X POST http://${WFREG_LISTEN}/api/v1/auth/login \\
+             -H 'Content-Type: application/json' \\
+             -d '{"username":"admin","password":"..."}'
+  Then:    curl -s -H "Authorization: Bearer TOKEN" http://${WFREG_LISTEN}/api/v1/engines
+  Stop with Ctrl-C.
+
 TXT
+exec "$WFREG" serve

@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,36 +76,62 @@ static bool keep(const wf_engine *e, const list_filter *f)
            (!f->source || !strcmp(f->source, wf_engine_source_name(e->source)));
 }
 
+/* The snapshot index of the first engine named name, or SIZE_MAX (names are sorted). */
+static size_t find_index(const wf_snapshot *snap, const char *name)
+{
+    size_t lo = 0, hi = wf_snapshot_count(snap);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(wf_snapshot_at(snap, mid)->name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < wf_snapshot_count(snap) && !strcmp(wf_snapshot_at(snap, lo)->name, name) ? lo
+                                                                                         : SIZE_MAX;
+}
+
 void wf_handle_engines_list(wf_req *r)
 {
     list_filter f;
     if (!read_filter(r, &f))
         return;
-    wf_snapshot *snap = wf_registry_acquire(r->w->api->registry);
-    json_t *items = json_array();
-    size_t total = 0;
+    wf_api *api = r->w->api;
+    wf_snapshot *snap = wf_registry_acquire(api->registry);
+    wf_buf out = WF_BUF_INIT;
+    size_t total = 0, shown = 0;
+    wf_buf_puts(&out, "{\"items\":[");
     for (size_t i = 0; i < wf_snapshot_count(snap); i++) {
-        const wf_engine *e = wf_snapshot_at(snap, i);
-        if (!keep(e, &f))
+        if (!keep(wf_snapshot_at(snap, i), &f))
             continue;
-        if (total >= (size_t)f.offset && json_array_size(items) < (size_t)f.limit)
-            json_array_append_new(items, wf_engine_to_json(e));
-        total++;
+        if (total++ < (size_t)f.offset || shown >= (size_t)f.limit)
+            continue;
+        if (shown++)
+            wf_buf_putc(&out, ',');
+        wf_engine_cache_append(api->engine_json, snap, i, &out);
     }
     wf_snapshot_unref(snap);
-    wf_reply_json(r, 200,
-                  json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total", (json_int_t)total,
-                            "limit", (json_int_t)f.limit, "offset", (json_int_t)f.offset));
+    wf_buf_printf(&out, "],\"total\":%zu,\"limit\":%ld,\"offset\":%ld}", total, f.limit, f.offset);
+    if (wf_buf_ok(&out))
+        wf_reply_json_text(r, 200, out.ptr, out.len);
+    else
+        wf_reply_detail(r, 500, "out of memory");
+    wf_buf_free(&out);
 }
 
 void wf_handle_engine_get(wf_req *r)
 {
-    wf_snapshot *snap = wf_registry_acquire(r->w->api->registry);
-    const wf_engine *e = wf_snapshot_find(snap, r->params[0]);
-    if (e)
-        wf_reply_json(r, 200, wf_engine_to_json(e));
-    else
+    wf_api *api = r->w->api;
+    wf_snapshot *snap = wf_registry_acquire(api->registry);
+    size_t i = find_index(snap, r->params[0]);
+    wf_buf out = WF_BUF_INIT;
+    if (i == SIZE_MAX)
         wf_reply_detail(r, 404, "no engine named '%s'", r->params[0]);
+    else if (wf_engine_cache_append(api->engine_json, snap, i, &out) == 0)
+        wf_reply_json_text(r, 200, out.ptr, out.len);
+    else
+        wf_reply_detail(r, 500, "out of memory");
+    wf_buf_free(&out);
     wf_snapshot_unref(snap);
 }
 
@@ -202,6 +229,7 @@ static void write_engine(wf_req *r, bool is_create)
     wf_actor actor = {r->who.user_id, r->who.username};
     wf_api *api = r->w->api;
     int rc = body_to_patch(body, is_create, &p, &config, &err);
+    pthread_mutex_lock(&api->write_lock);
     if (rc == 0 && is_create) {
         rc = wf_writes_create(r->w->store, api->keyring, &p, &actor, &e, &err);
     } else if (rc == 0) {
@@ -216,6 +244,7 @@ static void write_engine(wf_req *r, bool is_create)
         wf_reply_error(r, rc, &err);
     else
         reply_engine(r, is_create ? 201 : 200, e->name);
+    pthread_mutex_unlock(&api->write_lock);
     wf_engine_free(e);
     free(config);
     json_decref(body);
@@ -236,11 +265,14 @@ void wf_handle_engine_delete(wf_req *r)
     wf_err err;
     wf_err_init(&err);
     wf_actor actor = {r->who.user_id, r->who.username};
-    wf_snapshot *snap = wf_registry_acquire(r->w->api->registry);
+    wf_api *api = r->w->api;
+    pthread_mutex_lock(&api->write_lock);
+    wf_snapshot *snap = wf_registry_acquire(api->registry);
     int rc = wf_writes_delete(r->w->store, snap, r->params[0], &actor, &err);
     wf_snapshot_unref(snap);
     if (rc == 0)
         rc = wf_api_reload(r->w, false, &err);
+    pthread_mutex_unlock(&api->write_lock);
     if (rc < 0)
         wf_reply_error(r, rc, &err);
     else

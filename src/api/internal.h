@@ -29,7 +29,9 @@ typedef enum wf_role_need { WF_NEED_NONE = 0, WF_NEED_VIEWER = 1, WF_NEED_ADMIN 
 
 typedef struct wf_auth wf_auth;       /* auth.c: the snapshot of usable tokens */
 typedef struct wf_metrics wf_metrics; /* metrics.c */
-typedef struct wf_limiter wf_limiter; /* auth.c: failed-login slow-down */
+typedef struct wf_limiter wf_limiter;
+typedef struct wf_engine_cache wf_engine_cache;
+    /* engine_cache.c */ /* auth.c: failed-login slow-down */
 
 /* What every worker shares. Everything here is either immutable after start, atomic,
  * or guarded by its own lock (registry, auth, metrics, limiter). */
@@ -41,11 +43,16 @@ typedef struct wf_api {
     wf_auth *auth;
     wf_metrics *metrics;
     wf_limiter *limiter;
+    wf_engine_cache *engine_json;
     wf_engine **env; /* the environment's engines, read once at start */
     size_t nenv;
     atomic_bool stopping; /* set on SIGTERM/SIGINT: answer with Connection: close */
     atomic_int inflight;  /* requests being handled right now */
     atomic_int connections;
+    /* One writer at a time in this process: SQLite allows one anyway, and a worker that
+     * waits here wakes the moment the other is done, where SQLite's busy handler would
+     * sleep in steps of milliseconds. */
+    pthread_mutex_t write_lock;
 } wf_api;
 
 struct conn_set;
@@ -148,6 +155,13 @@ void wf_handle_healthz(wf_req *r);
 void wf_handle_readyz(wf_req *r);
 void wf_handle_metrics(wf_req *r);
 void wf_handle_openapi(wf_req *r);
+
+/* engine_cache.c: appends the JSON text of snapshot engine `index` to out. */
+int wf_engine_cache_new(wf_engine_cache **out);
+void wf_engine_cache_free(wf_engine_cache *c);
+int wf_engine_cache_append(wf_engine_cache *c, wf_snapshot *snap, size_t index, wf_buf *out);
+/* json_io.c: sends ready JSON text. */
+void wf_reply_json_text(wf_req *r, int status, const char *text, size_t len);
 
 /* metrics.c */
 int wf_metrics_new(wf_metrics **out);

@@ -70,6 +70,18 @@ void wf_reply_json(wf_req *r, int status, json_t *body)
     free(text);
 }
 
+void wf_reply_json_text(wf_req *r, int status, const char *text, size_t len)
+{
+    struct evbuffer *out = evbuffer_new();
+    if (out)
+        evbuffer_add(out, text, len);
+    common_headers(r, "application/json");
+    r->status = status;
+    evhttp_send_reply(r->req, status, reason(status), out);
+    if (out)
+        evbuffer_free(out);
+}
+
 void wf_reply_detail(wf_req *r, int status, const char *fmt, ...)
 {
     char msg[600];

@@ -458,6 +458,7 @@ static int api_init(wf_api *api, const wf_config *config, const wf_api_options *
 {
     api->config = config;
     api->opts = *opts;
+    pthread_mutex_init(&api->write_lock, NULL);
     int rc = wf_keyring_new(config->secret_key, config->fernet_keys, &api->keyring, err);
     if (rc < 0)
         return rc;
@@ -471,13 +472,14 @@ static int api_init(wf_api *api, const wf_config *config, const wf_api_options *
         return rc;
     api->registry = wf_registry_new();
     if (!api->registry || wf_auth_new(&api->auth) < 0 || wf_metrics_new(&api->metrics) < 0 ||
-        wf_limiter_new(&api->limiter) < 0)
+        wf_limiter_new(&api->limiter) < 0 || wf_engine_cache_new(&api->engine_json) < 0)
         return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
     return 0;
 }
 
 static void api_free(wf_api *api)
 {
+    wf_engine_cache_free(api->engine_json);
     wf_limiter_free(api->limiter);
     wf_metrics_free(api->metrics);
     wf_auth_free(api->auth);
@@ -486,6 +488,7 @@ static void api_free(wf_api *api)
         wf_engine_free(api->env[i]);
     free(api->env);
     wf_keyring_free(api->keyring);
+    pthread_mutex_destroy(&api->write_lock);
 }
 
 /* Checks the schema and loads both snapshots once, with the startup log lines. */
