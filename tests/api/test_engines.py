@@ -3,7 +3,9 @@ legacy name written by another system), create, partial update, delete, the
 environment engine that is read-only, and the history of every change."""
 
 import re
+import threading
 import time
+import urllib.parse
 
 import harness
 from harness import ServerTestCase, poll
@@ -515,6 +517,146 @@ class Engines(ServerTestCase, EngineChecks):
         status, _, obj = self.jreq("GET", ENGINES + "/n8n-default/history", token=self.viewer)
         self.assertEqual(status, 200, obj)
         self.assertEqual(obj["items"], [])
+
+
+class LegacyRows(ServerTestCase, EngineChecks):
+    """Rows written by another system, whatever today's rules say, are listed, found by
+    their URL-encoded names, have a history, can be changed, and are counted in
+    /metrics with their labels escaped."""
+
+    ROWS = [  # name, engine_type, api_url, config, api_key_encrypted
+        ("a/b", "n8n", "http://a.local", "{}", None),
+        ("\u00dcn\u00efcode Name", "n8n", "http://u.local", "{}", None),
+        ("x%y", "prefect", "http://x.local", "{}", None),
+        ("q?x#y", "n8n", "http://q.local", "{}", None),
+        ("weird-type", 'we"ird\\type\nx', "http://w.local", "{}", None),
+        ("bad-config", "n8n", "http://b.local", "not json", None),
+        ("null-config", "n8n", "ftp://legacy", None, None),
+        ("bad-key", "n8n", "http://k.local", "{}", "not-a-fernet-token"),
+    ]
+
+    def test_legacy_rows(self):
+        for name, t, url, config, key in self.ROWS:
+            self.server.sql("INSERT INTO workflow_engines (name, engine_type, api_url, active,"
+                            " config, api_key_encrypted) VALUES (?, ?, ?, 1, ?, ?)",
+                            (name, t, url, config, key))
+
+        def listed():
+            obj = self.jreq("GET", ENGINES + "?limit=500", token=self.viewer)[2]
+            return obj if obj and obj["total"] == len(self.ROWS) else None
+
+        obj = poll(listed, 3)
+        self.assertTrue(obj, "the rows written from outside are not served within 3 s")
+        self.assertEqual([e["name"] for e in obj["items"]],
+                         sorted((r[0] for r in self.ROWS), key=lambda n: n.encode()))
+        for e in obj["items"]:
+            self.assertEngine(e, e["name"])
+        by_name = {e["name"]: e for e in obj["items"]}
+        self.assertEqual(by_name["bad-config"]["config"], "not json")
+        self.assertEqual(by_name["bad-key"].get("key_status"), "unreadable")
+        self.assertTrue(by_name["bad-key"]["has_api_key"])
+        for name, *_ in self.ROWS:
+            path = ENGINES + "/" + urllib.parse.quote(name, safe="")
+            status, _, e = self.jreq("GET", path, token=self.viewer)
+            self.assertEqual(status, 200, name)
+            self.assertEqual(e["name"], name)
+            self.assertEqual(self.jreq("GET", path + "/history", token=self.viewer)[0], 200, name)
+            status, _, e = self.jreq("PATCH", path, {"active": False}, token=self.admin)
+            self.assertEqual(status, 200, "%s: %r" % (name, e))
+            self.assertFalse(e["active"])
+        text = self.req("GET", "/metrics").body.decode()
+        self.assertIn('wfreg_engines{engine_type="we\\"ird\\\\type\\nx",source="database",'
+                      'active="false"} 1', text)
+
+
+class Concurrency(ServerTestCase):
+    """Two workers, each with its own database connection, and clients in parallel."""
+
+    def run_threads(self, fn, n):
+        results = [None] * n
+        errors = []
+
+        def wrap(i):
+            try:
+                results[i] = fn(i)
+            except Exception as e:  # reported below
+                errors.append(e)
+
+        threads = [threading.Thread(target=wrap, args=(i,), daemon=True) for i in range(n)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(harness.scaled(60))
+        self.assertFalse(any(t.is_alive() for t in threads), "a client hangs")
+        self.assertEqual(errors, [])
+        return results
+
+    def test_parallel_creates_all_succeed(self):
+        def creates(i):
+            got = []
+            for j in range(10):
+                status, _, obj = self.jreq("POST", ENGINES, {
+                    "name": "par-%d-%d" % (i, j), "engine_type": "prefect",
+                    "api_url": "https://p.example.com", "api_key": "par-key-%d-%d" % (i, j)},
+                    token=self.admin)
+                got.append((status, obj))
+            return got
+
+        results = self.run_threads(creates, 8)
+        bad = [(s, o) for r in results for s, o in r if s != 201]
+        self.assertEqual(bad, [])
+        status, _, obj = self.jreq("GET", ENGINES + "?engine_type=prefect&limit=500",
+                                   token=self.viewer)
+        names = [e["name"] for e in obj["items"] if e["name"].startswith("par-")]
+        self.assertEqual(len(names), 80)
+        self.assertTrue(all(e["has_api_key"] for e in obj["items"]))
+
+    def test_same_name_in_parallel_one_wins(self):
+        def create(i):
+            return self.jreq("POST", ENGINES, {"name": "race", "engine_type": "n8n",
+                                               "api_url": "https://r%d.example.com" % i},
+                             token=self.admin)[0]
+
+        statuses = sorted(self.run_threads(create, 8))
+        self.assertEqual(statuses, [201] + [409] * 7)
+
+    def test_read_your_writes_on_any_connection(self):
+        for i in range(20):
+            name = "ryw-%d" % i
+            self.create_engine(name)
+            self.assertEqual(self.jreq("GET", ENGINES + "/" + name, token=self.viewer)[0], 200,
+                             name)
+            status, _, obj = self.jreq("PATCH", ENGINES + "/" + name, {"active": False},
+                                       token=self.admin)
+            self.assertEqual(status, 200, obj)
+            self.assertFalse(self.jreq("GET", ENGINES + "/" + name, token=self.viewer)[2]
+                             ["active"])
+            self.assertEqual(self.req("DELETE", ENGINES + "/" + name, token=self.admin).status,
+                             204)
+            self.assertEqual(self.jreq("GET", ENGINES + "/" + name, token=self.viewer)[0], 404)
+
+    def test_parallel_reads_and_writes(self):
+        self.create_engine("busy")
+
+        def mixed(i):
+            bad = []
+            for j in range(25):
+                if i % 2:
+                    s = self.jreq("PATCH", ENGINES + "/busy", {"active": bool(j % 2)},
+                                  token=self.admin)[0]
+                    if s != 200:
+                        bad.append(("PATCH", s))
+                else:
+                    s = self.jreq("GET", ENGINES + "/busy", token=self.viewer)[0]
+                    if s != 200:
+                        bad.append(("GET", s))
+                    s = self.jreq("GET", ENGINES + "?limit=5", token=self.viewer)[0]
+                    if s != 200:
+                        bad.append(("LIST", s))
+            return bad
+
+        results = self.run_threads(mixed, 6)
+        self.assertEqual([b for r in results for b in r], [])
 
 
 if __name__ == "__main__":
