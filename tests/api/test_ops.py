@@ -39,10 +39,36 @@ class Health(ServerTestCase):
 
     def test_unknown_path_404(self):
         for path in ("/", "/nope", "/api/v1", "/api/v1/", "/api/v1/engines/a/b/c",
-                     "/api/v2/engines", "/healthz/x", "/API/V1/ENGINES", "/api/v1/engines/x/history/1"):
+                     "/api/v2/engines", "/healthz/x", "/api/v1/engines/", "/API/V1/ENGINES", "/api/v1/engines/x/history/1"):
             status, _, obj = self.jreq("GET", path, token=self.admin)
             self.assertEqual(status, 404, "%s: %r" % (path, obj))
             self.assertDetail(obj, path)
+
+    def test_keep_alive(self):
+        # One connection, many requests, errors among them: it stays usable.
+        c = self.server.connect()
+        try:
+            for i in range(30):
+                r = self.server.request("GET", "/healthz", conn=c)
+                self.assertEqual(r.status, 200)
+                r = self.server.request("GET", "/api/v1/engines/nope-%d" % i, token=self.viewer,
+                                        conn=c)
+                self.assertEqual(r.status, 404)
+                r = self.server.request("POST", "/api/v1/engines", b"{", token=self.admin,
+                                        headers={"Content-Type": "application/json"}, conn=c)
+                self.assertEqual(r.status, 400)
+        finally:
+            c.close()
+        # pipelined: three requests in one write, three answers in order
+        pipelined = b"".join(b"GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % p
+                             for p in (b"/healthz", b"/nope", b"/readyz"))
+        s = harness.socket.create_connection(("127.0.0.1", self.server.port), timeout=10)
+        try:
+            s.sendall(pipelined)
+            got = [harness.read_response(s).status for _ in range(3)]
+        finally:
+            s.close()
+        self.assertEqual(got, [200, 404, 200])
 
     def test_wrong_method_405_with_allow(self):
         cases = [("POST", "/healthz", {"GET"}), ("DELETE", "/readyz", {"GET"}),
