@@ -3,17 +3,19 @@
  *
  * A snapshot owns its records: the database ones and the environment ones, each kept
  * sorted by name, and one more sorted array of pointers to the visible engines (the
- * database ones plus the environment ones no database engine shadows). Lookups are
- * binary searches; nothing in a snapshot changes after wf_snapshot_new returns, so any
- * number of threads read it without locks.
+ * database ones plus the environment ones no database engine shadows). Legacy database
+ * rows may share a name: all are kept, ordered by id, and a lookup (a lower-bound
+ * binary search) finds the first. Nothing in a snapshot changes after wf_snapshot_new
+ * returns, so any number of threads read it without locks.
  *
  * Lifetime is a reference count (C11 atomics). The registry's mutex guards exactly two
  * things: copying the current pointer together with taking a reference, and replacing
  * the pointer. Building a snapshot, and freeing an old one, happen outside it. A second
  * mutex serialises whole loads, so that a slow load can never swap in an older view
- * over a newer one, and guards the set of shadowed names already logged.
+ * over a newer one, and guards the set of notes (shadowed and shared names) logged.
  */
 #include "registry.h"
+#include "buf.h"
 #include "log.h"
 
 #include <pthread.h>
@@ -23,11 +25,11 @@
 
 struct wf_snapshot {
     atomic_size_t refs;
-    wf_engine **db; /* owned, sorted by name */
+    wf_engine **db; /* owned, sorted by name, then id (legacy rows may share a name) */
     size_t ndb;
     wf_engine **env; /* owned, sorted by name */
     size_t nenv;
-    const wf_engine **visible; /* borrowed from db and env, sorted by name, unique */
+    const wf_engine **visible; /* borrowed from db and env, sorted by name, then id */
     size_t nvisible;
     size_t nactive;
 };
@@ -35,15 +37,15 @@ struct wf_snapshot {
 struct wf_registry {
     pthread_mutex_t lock; /* current: pointer copy + reference, and the swap */
     wf_snapshot *current;
-    pthread_mutex_t load_lock; /* one load at a time; guards shadow_logged */
-    char **shadow_logged;      /* names whose shadowing has been logged */
-    size_t nshadow_logged;
+    pthread_mutex_t load_lock; /* one load at a time; guards logged */
+    char **logged;             /* what has been logged once: kind letter + engine name */
+    size_t nlogged;
 };
 
 /* ---- snapshot --------------------------------------------------------------------- */
 
-/* An engine and its place in the caller's array: ties sort by place, so that of two
- * records with one name the first given is the one kept. */
+/* An engine and its place in the caller's array: ties sort by id, then by place, so
+ * that records with one name have a stable order (and the first given wins a tie). */
 typedef struct ranked {
     wf_engine *e;
     size_t idx;
@@ -55,13 +57,17 @@ static int cmp_ranked(const void *a, const void *b)
     int c = strcmp(x->e->name, y->e->name);
     if (c)
         return c;
+    if (x->e->id != y->e->id)
+        return x->e->id < y->e->id ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Moves recs into a new array sorted by name. NULL entries are skipped; nameless
- * records, and every repeat of a name after its first, are freed (the store's unique
- * index makes repeats impossible for the database; the env loader drops them too). */
-static wf_engine **sorted_copy(wf_engine **recs, size_t n, size_t *out_n)
+/* Moves recs into a new array sorted by name (then id). NULL entries are skipped and
+ * nameless records freed. With keep_duplicates (the database) every record is kept:
+ * legacy rows may share a name (a NULL name read as "" beside a real ""), and each row
+ * must be listed. Without it (the environment, whose loader settles duplicates itself)
+ * only the first of a name is kept. */
+static wf_engine **sorted_copy(wf_engine **recs, size_t n, bool keep_duplicates, size_t *out_n)
 {
     ranked *tmp = calloc(n + 1, sizeof *tmp);
     wf_engine **out = calloc(n + 1, sizeof *out);
@@ -79,7 +85,7 @@ static wf_engine **sorted_copy(wf_engine **recs, size_t n, size_t *out_n)
     }
     qsort(tmp, k, sizeof *tmp, cmp_ranked);
     for (size_t i = 0; i < k; i++) {
-        if (u == 0 || strcmp(out[u - 1]->name, tmp[i].e->name))
+        if (keep_duplicates || u == 0 || strcmp(out[u - 1]->name, tmp[i].e->name))
             out[u++] = tmp[i].e;
         else
             wf_engine_free(tmp[i].e);
@@ -89,17 +95,37 @@ static wf_engine **sorted_copy(wf_engine **recs, size_t n, size_t *out_n)
     return out;
 }
 
-/* Interleaves db and env by name; a database engine hides the env engine of its name. */
+/* The first entry of a name-sorted array whose name is `name` (lower bound), or NULL. */
+static const wf_engine *bsearch_name(const wf_engine *const *v, size_t n, const char *name)
+{
+    size_t lo = 0, hi = n;
+    if (!name)
+        return NULL;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (strcmp(v[mid]->name, name) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && !strcmp(v[lo]->name, name) ? v[lo] : NULL;
+}
+
+/* Interleaves db and env by name; a database engine hides the env engine of its name
+ * (every database record of that name says so). */
 static void merge(wf_snapshot *s)
 {
     size_t i = 0, j = 0;
+    const wf_engine *const *env = (const wf_engine *const *)s->env;
     while (i < s->ndb || j < s->nenv) {
         int c = i == s->ndb ? 1 : j == s->nenv ? -1 : strcmp(s->db[i]->name, s->env[j]->name);
         const wf_engine *e;
         if (c <= 0) {
-            s->db[i]->shadows_env = c == 0;
+            s->db[i]->shadows_env = bsearch_name(env, s->nenv, s->db[i]->name) != NULL;
             e = s->db[i++];
-            j += c == 0;
+            /* the shadowed env engine is skipped once every db record of its name is in */
+            if (c == 0 && (i == s->ndb || strcmp(s->db[i]->name, s->env[j]->name)))
+                j++;
         } else {
             e = s->env[j++];
         }
@@ -126,11 +152,11 @@ wf_snapshot *wf_snapshot_new(wf_engine **db, size_t ndb, wf_engine **env, size_t
     if (!s)
         goto fail;
     atomic_init(&s->refs, 1);
-    s->db = sorted_copy(db, ndb, &s->ndb);
+    s->db = sorted_copy(db, ndb, true, &s->ndb);
     if (!s->db)
         goto fail;
     ndb = 0; /* db's records now belong to s->db */
-    s->env = sorted_copy(env, nenv, &s->nenv);
+    s->env = sorted_copy(env, nenv, false, &s->nenv);
     if (!s->env)
         goto fail;
     nenv = 0;
@@ -186,23 +212,6 @@ size_t wf_snapshot_count_active(const wf_snapshot *s)
     return s->nactive;
 }
 
-/* Binary search over any name-sorted array of engine pointers. */
-static const wf_engine *bsearch_name(const wf_engine *const *v, size_t n, const char *name)
-{
-    size_t lo = 0, hi = n;
-    while (name && lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, v[mid]->name);
-        if (c == 0)
-            return v[mid];
-        if (c < 0)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return NULL;
-}
-
 const wf_engine *wf_snapshot_find(const wf_snapshot *s, const char *name)
 {
     return bsearch_name(s->visible, s->nvisible, name);
@@ -243,9 +252,9 @@ void wf_registry_free(wf_registry *r)
     if (!r)
         return;
     wf_snapshot_unref(r->current);
-    for (size_t i = 0; i < r->nshadow_logged; i++)
-        free(r->shadow_logged[i]);
-    free(r->shadow_logged);
+    for (size_t i = 0; i < r->nlogged; i++)
+        free(r->logged[i]);
+    free(r->logged);
     pthread_mutex_destroy(&r->lock);
     pthread_mutex_destroy(&r->load_lock);
     free(r);
@@ -270,29 +279,52 @@ void wf_registry_swap(wf_registry *r, wf_snapshot *snap)
     wf_snapshot_unref(old); /* outside the lock: freeing may take a while */
 }
 
-/* Logs each newly shadowed environment engine, once per registry. Caller holds
- * load_lock. Out of memory only means a name may be logged again later. */
-static void log_shadowed(wf_registry *r, const wf_snapshot *s)
+/* True the first time (per registry) it is asked about this kind of note and name, so
+ * that a server reloading every second says a thing once. Caller holds load_lock. Out
+ * of memory only means a name may be logged again later. */
+static bool first_time(wf_registry *r, char kind, const char *name)
+{
+    for (size_t i = 0; i < r->nlogged; i++) {
+        if (r->logged[i][0] == kind && !strcmp(r->logged[i] + 1, name))
+            return false;
+    }
+    char **grown = realloc(r->logged, (r->nlogged + 1) * sizeof *grown);
+    char *entry = malloc(strlen(name) + 2);
+    if (grown)
+        r->logged = grown;
+    if (!grown || !entry) {
+        free(entry);
+        return true;
+    }
+    entry[0] = kind;
+    strcpy(entry + 1, name);
+    r->logged[r->nlogged++] = entry;
+    return true;
+}
+
+/* Logs each newly shadowed environment engine, and each name that several database
+ * rows share (only legacy rows can: the unique index forbids it since), once. */
+static void log_notes(wf_registry *r, const wf_snapshot *s)
 {
     for (size_t i = 0; i < s->ndb; i++) {
-        const char *name = s->db[i]->name;
-        if (!s->db[i]->shadows_env)
-            continue;
-        size_t j = 0;
-        while (j < r->nshadow_logged && strcmp(r->shadow_logged[j], name))
-            j++;
-        if (j < r->nshadow_logged)
-            continue;
-        wf_info("Engine '%s' from the environment is shadowed by the database engine of "
-                "the same name",
-                name);
-        char **grown = realloc(r->shadow_logged, (r->nshadow_logged + 1) * sizeof *grown);
-        if (!grown)
-            continue;
-        r->shadow_logged = grown;
-        r->shadow_logged[r->nshadow_logged] = strdup(name);
-        if (r->shadow_logged[r->nshadow_logged])
-            r->nshadow_logged++;
+        const wf_engine *e = s->db[i];
+        bool repeat = i > 0 && !strcmp(s->db[i - 1]->name, e->name);
+        if (e->shadows_env && !repeat && first_time(r, 's', e->name))
+            wf_info("Engine '%s' from the environment is shadowed by the database engine of "
+                    "the same name",
+                    e->name);
+        if (repeat && first_time(r, 'd', e->name)) {
+            wf_buf ids = WF_BUF_INIT;
+            size_t first = i - 1;
+            wf_buf_printf(&ids, "%lld", (long long)s->db[first]->id);
+            for (; i < s->ndb && !strcmp(s->db[i]->name, e->name); i++)
+                wf_buf_printf(&ids, ", %lld", (long long)s->db[i]->id);
+            i--; /* the loop's i++ moves past the group */
+            wf_warn("Engine name '%s' is held by %zu database rows (ids %s): all are listed, "
+                    "a lookup by name finds id %lld; rename the others",
+                    e->name, i + 1 - first, wf_buf_cstr(&ids), (long long)s->db[first]->id);
+            wf_buf_free(&ids);
+        }
     }
 }
 
@@ -365,7 +397,7 @@ int wf_registry_load(wf_registry *r, const wf_registry_source *src, bool log_sta
         rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory building the engine registry");
         goto done;
     }
-    log_shadowed(r, snap);
+    log_notes(r, snap);
     size_t nvisible = snap->nvisible, nactive = snap->nactive;
     wf_registry_swap(r, snap);
     if (log_startup) {

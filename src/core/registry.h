@@ -30,11 +30,13 @@ wf_snapshot *wf_snapshot_new(wf_engine **db, size_t ndb, wf_engine **env, size_t
 wf_snapshot *wf_snapshot_ref(wf_snapshot *s);
 void wf_snapshot_unref(wf_snapshot *s); /* accepts NULL */
 
-/* The visible engines (shadowed environment engines excluded), sorted by name. */
+/* The visible engines (shadowed environment engines excluded), sorted by name, then id:
+ * every database record, even legacy rows that share a name. */
 size_t wf_snapshot_count(const wf_snapshot *s);
 const wf_engine *wf_snapshot_at(const wf_snapshot *s, size_t i);
 size_t wf_snapshot_count_active(const wf_snapshot *s);
-/* Binary search by exact name; NULL when absent. */
+/* Binary search by exact name; NULL when absent. Of several database records with one
+ * name, the one with the lowest id. */
 const wf_engine *wf_snapshot_find(const wf_snapshot *s, const char *name);
 /* The environment engine of that name, even when a database engine shadows it. */
 const wf_engine *wf_snapshot_find_env(const wf_snapshot *s, const char *name);
@@ -66,7 +68,8 @@ typedef struct wf_registry_source {
  * checklist's lines ("Initializing workflow engine registry (multi-source)", "Loading
  * workflow engines from environment variables", "Workflow registry initialized with X
  * engines", "Workflows : X/Y engines enabled") and one error line per engine whose key
- * is unreadable. A shadowed environment engine is logged once per registry, at info. */
+ * is unreadable. A shadowed environment engine is logged once per registry, at info; a
+ * name shared by several database rows once, at warning. */
 int wf_registry_load(wf_registry *r, const wf_registry_source *src, bool log_startup, wf_err *err);
 
 #endif

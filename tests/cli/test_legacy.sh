@@ -43,4 +43,30 @@ expect_code 0 "a percent-encoded URL is fine"
 run engines remove caf
 sql "DELETE FROM workflow_engines"
 
+# ---- rows that share a name ---------------------------------------------------------------
+# A legacy table without NOT NULL or UNIQUE on name, adopted, whose name index was later
+# made by hand without UNIQUE: a NULL name (read as "") beside a real "", and two "twin".
+LEGACY="$TMP/legacy.db"
+sqlite3 "$LEGACY" "CREATE TABLE workflow_engines (id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name VARCHAR(255), engine_type VARCHAR(50) NOT NULL, api_url VARCHAR(500) NOT NULL,
+  api_key_encrypted TEXT, active BOOLEAN NOT NULL DEFAULT 1, config TEXT DEFAULT '{}',
+  created_by INTEGER, created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+DATABASE_URL="sqlite:$LEGACY" run migrate up
+expect_code 0 "a legacy table is adopted"
+sqlite3 "$LEGACY" "DROP INDEX ix_workflow_engines_name;
+  CREATE INDEX ix_workflow_engines_name ON workflow_engines(name);
+  INSERT INTO workflow_engines (name, engine_type, api_url) VALUES
+    ('twin', 'n8n', 'http://twin-1.example'), (NULL, 'n8n', 'http://null.example'),
+    ('', 'n8n', 'http://empty.example'), ('twin', 'prefect', 'http://twin-2.example')"
+DATABASE_URL="sqlite:$LEGACY" run engines list --json
+expect_code 0 "list with rows that share a name"
+expect_eq "$(json_len "$OUT")" "4" "every row is listed"
+expect_eq "$(json_get "$OUT" '$[2].api_url')" "http://twin-1.example" "shared names in id order (first)"
+expect_eq "$(json_get "$OUT" '$[3].api_url')" "http://twin-2.example" "shared names in id order (second)"
+expect_eq "$(printf '%s\n' "$ERR" | grep -c "Engine name 'twin' is held by 2 database rows")" "1" "a shared name is logged once, at warning"
+expect_err "Engine name '' is held by 2 database rows" "the empty name is logged too"
+DATABASE_URL="sqlite:$LEGACY" run engines show twin --json
+expect_eq "$(json_get "$OUT" '$.api_url')" "http://twin-1.example" "a lookup by name finds the first"
+
 finish

@@ -201,6 +201,47 @@ static void test_snapshot_duplicates_keep_first(void **state)
     wf_snapshot_unref(s);
 }
 
+static void test_snapshot_database_duplicates_all_listed(void **state)
+{
+    (void)state;
+    /* legacy rows: a NULL name read as "" beside a real "", and two rows named "x" */
+    wf_engine *db[] = {DB("x", true, NULL), DB("", true, NULL), DB("a", true, NULL),
+                       DB("", false, NULL), DB("x", false, NULL)};
+    int64_t ids[] = {9, 5, 1, 2, 4};
+    for (size_t i = 0; i < 5; i++)
+        db[i]->id = ids[i];
+    wf_engine *env[] = {ENV("x", true, NULL)};
+    wf_snapshot *s = wf_snapshot_new(db, 5, env, 1);
+    assert_int_equal(wf_snapshot_count(s), 5); /* every row; the env "x" is shadowed */
+    const char *want_names[] = {"", "", "a", "x", "x"};
+    int64_t want_ids[] = {2, 5, 1, 4, 9}; /* by name, then by id */
+    for (size_t i = 0; i < 5; i++) {
+        assert_string_equal(wf_snapshot_at(s, i)->name, want_names[i]);
+        assert_int_equal(wf_snapshot_at(s, i)->id, want_ids[i]);
+        assert_int_equal(wf_snapshot_at(s, i)->source, WF_SOURCE_DATABASE);
+    }
+    /* a lookup finds the first, whatever the binary search's path */
+    assert_int_equal(wf_snapshot_find(s, "")->id, 2);
+    assert_int_equal(wf_snapshot_find(s, "x")->id, 4);
+    assert_true(wf_snapshot_at(s, 3)->shadows_env);
+    assert_true(wf_snapshot_at(s, 4)->shadows_env);
+    assert_int_equal(wf_snapshot_count_active(s), 3);
+    wf_snapshot_unref(s);
+
+    /* many copies of one name among others: still the lowest id */
+    enum { N = 40 };
+    wf_engine *many[N];
+    for (size_t i = 0; i < N; i++) {
+        many[i] = DB(i % 3 ? "same" : "other", true, NULL);
+        many[i]->id = (int64_t)(N - i);
+    }
+    s = wf_snapshot_new(many, N, NULL, 0);
+    assert_int_equal(wf_snapshot_count(s), N);
+    assert_int_equal(wf_snapshot_find(s, "same")->id, 2);
+    assert_int_equal(wf_snapshot_find(s, "other")->id, 1);
+    wf_snapshot_unref(s);
+}
+
 /* ---- a fake source ----------------------------------------------------------------- */
 
 typedef struct fake {
@@ -361,6 +402,25 @@ static void test_registry_shadow_logged_once(void **state)
     fixture_free(&fx);
 }
 
+static void test_registry_duplicates_logged_once(void **state)
+{
+    (void)state;
+    fake f = {{"twin", "twin", "solo"}, {NULL, NULL, NULL}, {true, true, true}, 3, false, 0};
+    wf_registry_source src = {&f, fake_load_db, fake_key_status, NULL, 0};
+    wf_registry *r = wf_registry_new();
+    wf_err err;
+    wf_err_init(&err);
+    capture_start();
+    assert_int_equal(wf_registry_load(r, &src, false, &err), 0);
+    assert_int_equal(wf_registry_load(r, &src, false, &err), 0);
+    const char *log = capture_stop();
+    assert_int_equal(count_of(log, "WARNING Engine name 'twin' is held by 2 database rows"), 1);
+    wf_snapshot *s = wf_registry_acquire(r);
+    assert_int_equal(wf_snapshot_count(s), 3);
+    wf_snapshot_unref(s);
+    wf_registry_free(r);
+}
+
 static void test_registry_failing_db_keeps_snapshot(void **state)
 {
     (void)state;
@@ -514,9 +574,11 @@ int main(void)
         T(test_snapshot_find),
         T(test_snapshot_legacy_names),
         T(test_snapshot_duplicates_keep_first),
+        T(test_snapshot_database_duplicates_all_listed),
         T(test_registry_initially_empty),
         T(test_registry_load),
         T(test_registry_shadow_logged_once),
+        T(test_registry_duplicates_logged_once),
         T(test_registry_failing_db_keeps_snapshot),
         T(test_registry_env_only),
         T(test_registry_swap_keeps_readers_valid),
