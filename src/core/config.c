@@ -8,6 +8,7 @@
  * error line that names its variable, never its key.
  */
 #include "config.h"
+#include "text.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -378,11 +379,14 @@ static bool fill_engine(wf_engine *e, const char *name, const char *type, const 
            (!key || e->api_key_env);
 }
 
-/* Has verr an error for this field already (a member of the wrong JSON type)? */
+/* Has verr an error for this field, or a part of it ("config.workspace" for "config"),
+ * already (a member of the wrong JSON type, a workspace that is not UTF-8)? */
 static bool has_field(const wf_err *verr, const char *field)
 {
+    size_t n = strlen(field);
     for (size_t i = 0; i < verr->nfields && i < WF_ERR_MAX_FIELDS; i++) {
-        if (!strcmp(verr->fields[i].field, field))
+        const char *f = verr->fields[i].field;
+        if (!strncmp(f, field, n) && (f[n] == '\0' || f[n] == '.'))
             return true;
     }
     return false;
@@ -417,10 +421,16 @@ static const char *family_var(const env_family *f, const wf_err *verr)
     return f->url_var;
 }
 
-/* {"workspace": ws} for windmill-default, "{}" for the others. */
-static char *family_config(char *const *envp, const env_family *f)
+/* {"workspace": ws} for windmill-default, "{}" for the others; NULL when out of memory.
+ * A workspace that is not UTF-8 cannot be a JSON string: a field error in verr (and
+ * "{}"), so that this engine is skipped as invalid and the others still load. */
+static char *family_config(char *const *envp, const env_family *f, wf_err *verr)
 {
     const char *ws = f->workspace_var ? envp_get(envp, f->workspace_var) : NULL;
+    if (ws && !wf_text_is_utf8(ws)) {
+        wf_err_field(verr, "config.workspace", "encoding", "must be UTF-8 text");
+        ws = NULL;
+    }
     if (!ws)
         return strdup("{}");
     json_t *o = json_pack("{s:s}", "workspace", ws);
@@ -442,8 +452,10 @@ static int load_family(char *const *envp, const env_family *f, cand_list *l, siz
                     f->name);
         return 0;
     }
+    wf_err verr;
+    wf_err_init(&verr);
     wf_engine *e = wf_engine_new();
-    char *config = family_config(envp, f);
+    char *config = family_config(envp, f, &verr);
     if (!e || !config || !fill_engine(e, f->name, f->type, url, key)) {
         free(config);
         wf_engine_free(e);
@@ -452,9 +464,7 @@ static int load_family(char *const *envp, const env_family *f, cand_list *l, siz
     free(e->config);
     e->config = config;
 
-    wf_err verr;
-    wf_err_init(&verr);
-    if (check_engine(e, &verr) < 0) {
+    if (check_engine(e, &verr) < 0 || verr.code != WF_OK) {
         wf_error("%s: engine %s not loaded: %s", family_var(f, &verr), f->name, verr.msg);
         (*ninvalid)++;
         wf_engine_free(e);

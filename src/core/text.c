@@ -103,6 +103,19 @@ bool wf_text_needs_escape(const char *s)
     return false;
 }
 
+bool wf_text_is_utf8(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    while (*p) {
+        uint32_t cp;
+        size_t n = utf8_seq(p, &cp);
+        if (n == 0)
+            return false;
+        p += n;
+    }
+    return true;
+}
+
 int wf_text_utf8_lossy(wf_buf *out, const char *s)
 {
     const unsigned char *p = (const unsigned char *)(s ? s : "");

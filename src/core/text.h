@@ -26,6 +26,8 @@ char *wf_text_escape_dup(const char *s, size_t max);
 /* Does s need wf_text_escape (holds a byte it would change)? */
 bool wf_text_needs_escape(const char *s);
 
+/* Is s (NULL: yes) valid UTF-8, as jansson requires of a string? */
+bool wf_text_is_utf8(const char *s);
 /* Appends s with every byte sequence that is not valid UTF-8 replaced by U+FFFD (one per
  * bad byte), as jansson accepts it. Returns 0 or WF_ERR_NOMEM. */
 int wf_text_utf8_lossy(wf_buf *out, const char *s);

@@ -34,6 +34,18 @@ expect_code 1 "an invalid environment engine fails check"
 expect_none "CHKMARK-123" "the invalid engine's key is not shown"
 expect_err "WFREG_ENGINE_BROKEN" "the invalid engine's variable is named"
 
+# A workspace that is not UTF-8 makes that one engine invalid, not every command fail.
+export N8N_API_URL=http://127.0.0.1:5678
+WINDMILL_API_URL=http://127.0.0.1:8000 WINDMILL_WORKSPACE=$'caf\xe9' run engines list
+expect_code 0 "a non-UTF-8 WINDMILL_WORKSPACE does not break the command"
+expect_out "n8n-default" "the other environment engines still load"
+expect_err "WINDMILL_WORKSPACE" "the bad variable is named"
+expect_none "out of memory" "no false 'out of memory'"
+WINDMILL_API_URL=http://127.0.0.1:8000 WINDMILL_WORKSPACE=$'caf\xe9' run check
+expect_code 1 "check counts it as an invalid environment engine"
+expect_out "1 invalid" "check says one is invalid"
+unset N8N_API_URL
+
 # A password with a raw '/', '?' or '#' is still a password: never printed.
 for pw in 'pa/ss0rd-CHK' 'pa?ss0rd-CHK' 'pa#ss/0rd-CHK'; do
   DATABASE_URL="postgresql://user:$pw@db.example/wfreg" LOG_LEVEL=debug run check

@@ -388,6 +388,23 @@ static void test_env_windmill_without_workspace(void **state)
     loaded_free(&l);
 }
 
+static void test_env_windmill_workspace_not_utf8(void **state)
+{
+    (void)state;
+    /* once "out of memory" for every command: now that engine alone is skipped */
+    char *envp[] = {"WINDMILL_API_URL=https://wm.example.com", "WINDMILL_API_KEY=wm-key-0123456789",
+                    "WINDMILL_WORKSPACE=caf\xe9", "N8N_API_URL=http://n8n:5678", NULL};
+    loaded l = load(envp);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.v[0]->name, "n8n-default");
+    assert_int_equal(l.ninvalid, 1);
+    assert_int_equal(count_lines(log_text, "ERROR"), 1);
+    assert_non_null(strstr(log_text, "WINDMILL_WORKSPACE: engine windmill-default not loaded"));
+    assert_non_null(strstr(log_text, "UTF-8"));
+    assert_null(strstr(log_text, "wm-key-0123456789"));
+    loaded_free(&l);
+}
+
 static void test_env_family_invalid(void **state)
 {
     (void)state;
@@ -537,6 +554,7 @@ int main(void)
         T(test_env_key_without_url),
         T(test_env_prefect_and_windmill),
         T(test_env_windmill_without_workspace),
+        T(test_env_windmill_workspace_not_utf8),
         T(test_env_family_invalid),
         T(test_env_json_engine),
         T(test_env_json_engine_invalid),

@@ -74,6 +74,18 @@ static void test_utf8_lossy(void **state)
     lossy_to("", "");
 }
 
+static void test_is_utf8(void **state)
+{
+    (void)state;
+    assert_true(wf_text_is_utf8("ascii"));
+    assert_true(wf_text_is_utf8("caf\xc3\xa9"));
+    assert_true(wf_text_is_utf8(""));
+    assert_true(wf_text_is_utf8(NULL));
+    assert_false(wf_text_is_utf8("caf\xe9"));
+    assert_false(wf_text_is_utf8("\xc0\x80"));
+    assert_false(wf_text_is_utf8("\xed\xa0\x80"));
+}
+
 static void test_json(void **state)
 {
     (void)state;
@@ -139,9 +151,9 @@ static void test_iso_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escape),   cmocka_unit_test(test_utf8_lossy),
-        cmocka_unit_test(test_json),     cmocka_unit_test(test_trim),
-        cmocka_unit_test(test_iso_time),
+        cmocka_unit_test(test_escape),  cmocka_unit_test(test_utf8_lossy),
+        cmocka_unit_test(test_is_utf8), cmocka_unit_test(test_json),
+        cmocka_unit_test(test_trim),    cmocka_unit_test(test_iso_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
