@@ -216,6 +216,20 @@ static void wipe_key(json_t *body)
         wf_secure_zero((char *)json_string_value(v), json_string_length(v));
 }
 
+/* Adds the rule errors of the fields a patch does set (the ones of the right type) to
+ * err. Validated as an update of the current engine (or of an empty one), so that fields
+ * missing on create are not reported twice: body_to_patch reported them. */
+static void add_rule_errors(wf_api *api, const char *name, const wf_engine_patch *p, wf_err *err)
+{
+    wf_snapshot *snap = wf_registry_acquire(api->registry);
+    const wf_engine *cur = name ? wf_snapshot_find(snap, name) : NULL;
+    wf_engine *blank = cur ? NULL : wf_engine_new();
+    if (cur || blank)
+        wf_engine_validate_patch(p, cur ? cur : blank, err);
+    wf_engine_free(blank);
+    wf_snapshot_unref(snap);
+}
+
 static void write_engine(wf_req *r, bool is_create)
 {
     json_t *body = wf_read_json_object(r);
@@ -229,6 +243,13 @@ static void write_engine(wf_req *r, bool is_create)
     wf_actor actor = {r->who.user_id, r->who.username};
     wf_api *api = r->w->api;
     int rc = body_to_patch(body, is_create, &p, &config, &err);
+    if (rc < 0) {
+        /* Type errors first; the rules still check the fields that had the right type, so
+         * that the client sees every problem in one answer. */
+        add_rule_errors(api, is_create ? NULL : r->params[0], &p, &err);
+        wf_reply_invalid(r, "body", &err);
+        goto done;
+    }
     pthread_mutex_lock(&api->write_lock);
     if (rc == 0 && is_create) {
         rc = wf_writes_create(r->w->store, api->keyring, &p, &actor, &e, &err);
@@ -245,6 +266,7 @@ static void write_engine(wf_req *r, bool is_create)
     else
         reply_engine(r, is_create ? 201 : 200, e->name);
     pthread_mutex_unlock(&api->write_lock);
+done:
     wf_engine_free(e);
     free(config);
     json_decref(body);

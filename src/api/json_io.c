@@ -82,6 +82,28 @@ void wf_reply_json_text(wf_req *r, int status, const char *text, size_t len)
         evbuffer_free(out);
 }
 
+/* Replaces every byte that is not part of valid UTF-8 with '?', in place: a message can
+ * quote a name from the request or from a legacy row, and JSON must stay valid. */
+static void utf8_clean(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x80         ? 1
+                   : (*p >> 5) == 6  ? 2
+                   : (*p >> 4) == 14 ? 3
+                   : (*p >> 3) == 30 ? 4
+                                     : 0;
+        size_t i = 1;
+        while (n && i < n && (p[i] & 0xC0) == 0x80)
+            i++;
+        if (n == 0 || i < n) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 void wf_reply_detail(wf_req *r, int status, const char *fmt, ...)
 {
     char msg[600];
@@ -90,7 +112,12 @@ void wf_reply_detail(wf_req *r, int status, const char *fmt, ...)
     if (vsnprintf(msg, sizeof msg, fmt, ap) < 0)
         msg[0] = '\0';
     va_end(ap);
-    wf_reply_json(r, status, json_pack("{s:s}", "detail", msg));
+    json_t *body = json_pack("{s:s}", "detail", msg);
+    if (!body) { /* not UTF-8 (overlong forms and the like included): clean it and retry */
+        utf8_clean(msg);
+        body = json_pack("{s:s}", "detail", msg);
+    }
+    wf_reply_json(r, status, body ? body : json_pack("{s:s}", "detail", "invalid request"));
 }
 
 void wf_reply_invalid(wf_req *r, const char *where, const wf_err *err)
@@ -167,7 +194,7 @@ json_t *wf_read_json_object(wf_req *r)
     }
     const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
     json_error_t jerr;
-    json_t *j = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *j = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!j) {
         /* jansson's text can quote the input ("near '...'"), which may hold a key: cut it */
         char *near = strstr(jerr.text, " near ");

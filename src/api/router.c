@@ -70,9 +70,12 @@ static bool match(const char *pattern, const char *path, char *params[2])
             if (slen == 0 || np >= 2)
                 goto fail;
             char *raw = strndup(s, slen);
-            params[np] = raw ? evhttp_uridecode(raw, 0, NULL) : NULL;
+            size_t dlen = 0;
+            params[np] = raw ? evhttp_uridecode(raw, 0, &dlen) : NULL;
             free(raw);
-            if (!params[np++])
+            /* %00 would cut the name short in C ("victim%00x" finding "victim"): no name
+             * holds a NUL, so such a path matches nothing */
+            if (!params[np] || strlen(params[np++]) != dlen)
                 goto fail;
         } else if (plen != slen || memcmp(p, s, plen) != 0) {
             goto fail;

@@ -300,11 +300,15 @@ static int worker_start(wf_worker *w, evutil_socket_t listen_fd, wf_err *err)
         return wf_err_set(err, WF_ERR_NOMEM, "cannot start a worker: out of memory");
 
     evhttp_set_max_headers_size(w->http, WF_API_MAX_HEADERS);
-    evhttp_set_max_body_size(w->http, WF_API_MAX_BODY);
+    /* libevent answers a body over its own limit with a page of HTML and no callback; its
+     * limit is set at twice ours so that json_io.c answers the usual 413 in JSON (and the
+     * access log has it), while libevent still bounds what one request may buffer. */
+    evhttp_set_max_body_size(w->http, 2 * WF_API_MAX_BODY);
     evhttp_set_timeout(w->http, api->opts.idle_timeout_s);
-    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_PATCH |
-                                            EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD |
-                                            EVHTTP_REQ_OPTIONS);
+    /* Every method reaches the router, which answers 405 (or 404) itself; libevent would
+     * answer an unknown one with a 501 page of HTML. 0xFFFF includes libevent's internal
+     * "unknown method" bit. */
+    evhttp_set_allowed_methods(w->http, 0xFFFF);
     evhttp_set_gencb(w->http, on_request, w);
     /* Each evhttp closes the socket it is given when freed: give each its own copy. */
     evutil_socket_t fd = dup(listen_fd);
