@@ -4,10 +4,12 @@
  * each. Exit 0 when all is well, 1 when any check failed.
  */
 #include "cli.h"
+#include "core/text.h"
 #include "store/migrate.h"
 #include "store/writes.h"
 
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char check_usage[] =
@@ -24,14 +26,26 @@ typedef struct check_state {
 static void line(check_state *st, const char *what, const char *verdict, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* One line of the report. The text may quote engine names from legacy rows: it is made
+ * safe for the terminal (and kept one line) before it is written. */
 static void line(check_state *st, const char *what, const char *verdict, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(st->c->out, "%-12s %-5s ", what, verdict);
-    vfprintf(st->c->out, fmt, ap);
-    fputc('\n', st->c->out);
+    wf_buf text = WF_BUF_INIT;
+    char *shown = NULL;
+    int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
+    if (n >= 0 && wf_buf_grow(&text, (size_t)n) == 0) {
+        va_start(ap, fmt);
+        vsnprintf(text.ptr, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+        text.len = (size_t)n;
+        shown = wf_text_escape_dup(wf_buf_cstr(&text), 0);
+    }
+    fprintf(st->c->out, "%-12s %-5s %s\n", what, verdict, shown ? shown : "(out of memory)");
+    free(shown);
+    wf_buf_free(&text);
     if (!strcmp(verdict, "FAIL"))
         st->failed = true;
 }

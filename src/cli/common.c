@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 
+#include "core/text.h"
 #include "store/migrate.h"
 #include "store/writes.h"
 
@@ -30,16 +31,29 @@ int wf_cli_exit_code(int rc)
     }
 }
 
+/* Writes s to f made safe for a terminal (a message may quote a legacy row's name). */
+static void put_escaped(FILE *f, const char *s)
+{
+    char *shown = wf_text_escape_dup(s, 0);
+    fputs(shown ? shown : "(out of memory)", f);
+    free(shown);
+}
+
 int wf_cli_fail(wf_cli *c, int rc, const wf_err *err, const char *what)
 {
     const char *msg = err && err->msg[0] ? err->msg : wf_err_code_name(rc);
     if (err && err->nfields > 1) {
         fprintf(c->errout, "wfreg: %s: %zu problems:\n", what, err->nfields);
         size_t n = err->nfields < WF_ERR_MAX_FIELDS ? err->nfields : WF_ERR_MAX_FIELDS;
-        for (size_t i = 0; i < n; i++)
-            fprintf(c->errout, "  %s: %s\n", err->fields[i].field, err->fields[i].msg);
+        for (size_t i = 0; i < n; i++) {
+            fprintf(c->errout, "  %s: ", err->fields[i].field);
+            put_escaped(c->errout, err->fields[i].msg);
+            fputc('\n', c->errout);
+        }
     } else {
-        fprintf(c->errout, "wfreg: %s: %s\n", what, msg);
+        fprintf(c->errout, "wfreg: %s: ", what);
+        put_escaped(c->errout, msg);
+        fputc('\n', c->errout);
     }
     return wf_cli_exit_code(rc);
 }
@@ -224,7 +238,8 @@ void wf_table_row(wf_table *t, ...)
     va_start(ap, t);
     for (size_t i = 0; i < t->ncols; i++) {
         const char *s = va_arg(ap, const char *);
-        t->cells[t->nrows * t->ncols + i] = strdup(s ? s : "-");
+        /* cells may hold a legacy row's bytes: made safe for the terminal here, once */
+        t->cells[t->nrows * t->ncols + i] = s ? wf_text_escape_dup(s, 0) : strdup("-");
     }
     va_end(ap);
     t->nrows++;

@@ -6,8 +6,10 @@
  * the shell's history.
  */
 #include "cli.h"
+#include "core/text.h"
 #include "store/writes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +50,15 @@ static const char key_arg_msg[] =
     "API keys are never taken from the command line (they would show in ps and in the "
     "shell's history): use --api-key-stdin or --api-key-prompt";
 
+/* One "label: value" line of `engines show`. Values come from the database, where a
+ * legacy row may hold anything: made safe for the terminal. */
+static void show_line(FILE *f, const char *label, const char *value)
+{
+    char *shown = wf_text_escape_dup(value ? value : "-", 0);
+    fprintf(f, "%-13s%s\n", label, shown ? shown : "(out of memory)");
+    free(shown);
+}
+
 static void print_engine(wf_cli *c, const wf_engine *e, const wf_snapshot *snap)
 {
     const char *key = "not set";
@@ -58,27 +69,32 @@ static void print_engine(wf_cli *c, const wf_engine *e, const wf_snapshot *snap)
     else if (wf_engine_has_api_key(e))
         key = "set";
     FILE *f = c->out;
-    fprintf(f, "name:        %s\n", e->name);
-    fprintf(f, "engine_type: %s\n", e->engine_type);
-    fprintf(f, "api_url:     %s\n", e->api_url);
-    fprintf(f, "active:      %s\n", e->is_active ? "yes" : "no");
-    fprintf(f, "api_key:     %s\n", key);
-    fprintf(f, "config:      %s\n", e->config ? e->config : "{}");
-    fprintf(f, "source:      %s%s\n", wf_engine_source_name(e->source),
-            e->source == WF_SOURCE_ENVIRONMENT ? " (read-only)" : "");
-    if (e->source == WF_SOURCE_DATABASE) {
-        fprintf(f, "id:          %lld\n", (long long)e->id);
-        if (e->created_by)
-            fprintf(f, "created_by:  %lld\n", (long long)e->created_by);
-        else
-            fprintf(f, "created_by:  -\n");
-        fprintf(f, "created_at:  %s\n", e->created_at ? e->created_at : "-");
-        fprintf(f, "updated_at:  %s\n", e->updated_at ? e->updated_at : "-");
+    bool is_env = e->source == WF_SOURCE_ENVIRONMENT;
+    show_line(f, "name:", e->name);
+    show_line(f, "engine_type:", e->engine_type);
+    show_line(f, "api_url:", e->api_url);
+    show_line(f, "active:", e->is_active ? "yes" : "no");
+    show_line(f, "api_key:", key);
+    show_line(f, "config:", e->config ? e->config : "{}");
+    fprintf(f, "%-13s%s%s\n", "source:", wf_engine_source_name(e->source),
+            is_env ? " (read-only)" : "");
+    if (!is_env) {
+        char num[32];
+        snprintf(num, sizeof num, "%lld", (long long)e->id);
+        show_line(f, "id:", num);
+        snprintf(num, sizeof num, "%lld", (long long)e->created_by);
+        show_line(f, "created_by:", e->created_by ? num : "-");
+        show_line(f, "created_at:", e->created_at);
+        show_line(f, "updated_at:", e->updated_at);
     }
     const wf_engine *env = snap ? wf_snapshot_find_env(snap, e->name) : NULL;
-    if (e->source == WF_SOURCE_DATABASE && env)
-        fprintf(f, "note:        shadows the environment engine of the same name (%s, %s)\n",
-                env->engine_type, env->api_url);
+    if (!is_env && env) {
+        wf_buf note = WF_BUF_INIT;
+        wf_buf_printf(&note, "shadows the environment engine of the same name (%s, %s)",
+                      env->engine_type, env->api_url);
+        show_line(f, "note:", wf_buf_cstr(&note));
+        wf_buf_free(&note);
+    }
 }
 
 static int cmd_list(wf_cli *c, int argc, char **argv)
@@ -289,9 +305,15 @@ static int report_written(wf_cli *c, const char *verb, const wf_engine *e, wf_er
                  : wf_err_set(err, WF_ERR_NOMEM,
                               "written, but out of memory building the JSON output");
     }
-    fprintf(c->out, "%s engine '%s' (%s, %s, %s, API key %s)\n", verb, e->name, e->engine_type,
-            e->api_url, e->is_active ? "active" : "inactive",
+    /* an update may keep a legacy row's name, type or URL: made safe for the terminal */
+    char *name = wf_text_escape_dup(e->name, 0), *type = wf_text_escape_dup(e->engine_type, 0);
+    char *url = wf_text_escape_dup(e->api_url, 0);
+    fprintf(c->out, "%s engine '%s' (%s, %s, %s, API key %s)\n", verb, name ? name : "?",
+            type ? type : "?", url ? url : "?", e->is_active ? "active" : "inactive",
             wf_engine_has_api_key(e) ? "set" : "not set");
+    free(name);
+    free(type);
+    free(url);
     return 0;
 }
 
@@ -332,7 +354,7 @@ static int cmd_write(wf_cli *c, int argc, char **argv, bool is_update)
         goto done;
     if ((rc = report_written(c, is_update ? "Updated" : "Added", e, &err)) < 0)
         goto done;
-    if (wf_snapshot_find_env(snap, e->name))
+    if (wf_snapshot_find_env(snap, e->name)) /* found: an environment name, valid text */
         fprintf(c->errout,
                 "wfreg: note: '%s' now shadows the environment engine of the same "
                 "name\n",
@@ -365,7 +387,9 @@ static int cmd_remove(wf_cli *c, int argc, char **argv)
     wf_snapshot_unref(snap);
     if (rc < 0)
         return wf_cli_fail(c, rc, &err, "engines remove");
-    fprintf(c->out, "Removed engine '%s'\n", name);
+    char *shown = wf_text_escape_dup(name, 0);
+    fprintf(c->out, "Removed engine '%s'\n", shown ? shown : "?");
+    free(shown);
     return WF_EXIT_OK;
 }
 

@@ -11,6 +11,7 @@
  * reported at once; then all writes happen in one transaction, or none (--dry-run).
  */
 #include "cli.h"
+#include "core/text.h"
 #include "crypto/fernet.h"
 #include "store/writes.h"
 
@@ -184,7 +185,9 @@ int wf_cmd_engines_export(wf_cli *c, int argc, char **argv)
             goto done;
         }
         if (erc < 0) { /* this engine's key: say which, then refuse the whole export */
-            fprintf(c->errout, "wfreg: engines export: %s: %s\n", e->name, one.msg);
+            char *shown = wf_text_escape_dup(e->name, 0);
+            fprintf(c->errout, "wfreg: engines export: %s: %s\n", shown ? shown : "?", one.msg);
+            free(shown);
             unreadable++;
         }
     }
@@ -235,11 +238,19 @@ typedef struct import_item {
     const char *action;    /* "create", "update" or "unchanged" */
 } import_item;
 
-/* Appends "engines[i] (name): message" to the report of problems. */
+/* Appends "engines[i] (name): message" to the report of problems; the name (from the
+ * file) and the message (which may quote a stored name) are made safe for a terminal. */
 static void problem(wf_buf *report, size_t i, const char *name, const char *msg)
 {
-    wf_buf_printf(report, "  engines[%zu]%s%s%s: %s\n", i, name ? " (" : "", name ? name : "",
-                  name ? ")" : "", msg);
+    wf_buf_printf(report, "  engines[%zu]", i);
+    if (name) {
+        wf_buf_puts(report, " (");
+        wf_text_escape(report, name, 60);
+        wf_buf_puts(report, ")");
+    }
+    wf_buf_puts(report, ": ");
+    wf_text_escape(report, msg, 0);
+    wf_buf_puts(report, "\n");
 }
 
 /* Reads one element of "engines" into it; problems go to report. */
@@ -466,7 +477,9 @@ int wf_cmd_engines_import(wf_cli *c, int argc, char **argv)
     size_t ncreate = 0, nupdate = 0, nsame = 0;
     for (size_t i = 0; i < n; i++) {
         const char *a = items[i].action;
-        fprintf(c->out, "%-9s %s\n", a, items[i].name);
+        char *shown = wf_text_escape_dup(items[i].name, 0);
+        fprintf(c->out, "%-9s %s\n", a, shown ? shown : "?");
+        free(shown);
         if (!strcmp(a, "create"))
             ncreate++;
         else if (!strcmp(a, "update"))

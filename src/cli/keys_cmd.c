@@ -11,6 +11,7 @@
 #include "crypto/fernet.h"
 #include "store/writes.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const char keys_usage[] =
@@ -116,7 +117,9 @@ static int cmd_check(wf_cli *c, int argc, char **argv)
 static void print_rotation(void *ctx, const char *name, const char *what)
 {
     wf_cli *c = ctx;
-    fprintf(c->out, "%-18s %s\n", what, name);
+    char *shown = wf_text_escape_dup(name, 0); /* a legacy row's name: safe for the terminal */
+    fprintf(c->out, "%-18s %s\n", what, shown ? shown : "?");
+    free(shown);
 }
 
 static int cmd_rotate(wf_cli *c, int argc, char **argv)

@@ -528,10 +528,9 @@ static void warn_unknown_members(const char *var, json_t *o)
         while (json_members[i] && strcmp(json_members[i], key))
             i++;
         if (!json_members[i]) {
-            char shown[48];
-            size_t n = strcspn(key, "\"\\\r\n\t");
-            snprintf(shown, sizeof shown, "%.*s", (int)(n < 40 ? n : 40), key);
-            wf_warn("%s: unknown member \"%s\" ignored", var, shown);
+            char *shown = wf_text_escape_dup(key, 40);
+            wf_warn("%s: unknown member \"%s\" ignored", var, shown ? shown : "?");
+            free(shown);
         }
     }
 }
@@ -569,19 +568,6 @@ static wf_engine *engine_from_json(const char *var, json_t *o, wf_err *verr)
     return e;
 }
 
-/* The engine's name for a log line: printable ASCII, cut short ("?" when unknown). */
-static const char *show_name(const wf_engine *e, char *out, size_t cap)
-{
-    const char *s = e && e->name && e->name[0] ? e->name : "?";
-    size_t o = 0;
-    for (; *s && o + 4 < cap; s++)
-        out[o++] = (*s > 0x20 && *s < 0x7f) ? *s : '?';
-    if (*s)
-        memcpy(out + o - 3, "...", 3);
-    out[o] = '\0';
-    return out;
-}
-
 /* Overwrites the key inside the parsed object before it is freed. */
 static void wipe_json_key(json_t *o)
 {
@@ -617,8 +603,9 @@ static int load_json_engine(const char *entry, cand_list *l, size_t *ninvalid, w
     if (!e && verr.code == WF_OK) {
         rc = wf_err_set(err, WF_ERR_NOMEM, "out of memory reading engines from the environment");
     } else if (verr.code != WF_OK) {
-        char shown[64];
-        wf_error("%s: engine %s not loaded: %s", var, show_name(e, shown, sizeof shown), verr.msg);
+        char *shown = e && e->name && e->name[0] ? wf_text_escape_dup(e->name, 60) : NULL;
+        wf_error("%s: engine %s not loaded: %s", var, shown ? shown : "?", verr.msg);
+        free(shown);
         (*ninvalid)++;
     } else {
         rc = cand_push(l, var, e, err);

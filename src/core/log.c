@@ -178,7 +178,13 @@ void wf_log(wf_log_level level, const char *fmt, ...)
         free(line);
         json_decref(o);
     } else {
-        fprintf(f, "%s %-7s %s\n", ts, level_names[level], wf_buf_cstr(&clean));
+        /* one line per call, whatever the message quotes: a legacy row's name with a
+         * newline or an escape sequence must not forge a line or drive the terminal */
+        wf_buf shown = WF_BUF_INIT;
+        wf_text_escape(&shown, wf_buf_cstr(&clean), 0);
+        fprintf(f, "%s %-7s %s\n", ts, level_names[level],
+                wf_buf_ok(&shown) ? wf_buf_cstr(&shown) : "(log line lost: out of memory)");
+        wf_buf_free(&shown);
     }
     fflush(f);
     wf_buf_free(&clean);

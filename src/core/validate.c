@@ -8,7 +8,8 @@
  * so reports every bad field at once.
  *
  * Messages never quote an API key. They quote other values only after making them
- * printable and short (see show()), since a message may end up in a log or a terminal.
+ * printable and short (wf_text_escape), since a message may end up in a log or a
+ * terminal.
  *
  * The URL parser is our own and deliberately small: it accepts what an HTTP client needs
  * ("http[s]://host[:port][/path][?query]") and rejects what is either dangerous in a
@@ -16,6 +17,7 @@
  * fragment), rather than implementing all of RFC 3986.
  */
 #include "buf.h"
+#include "text.h"
 #include "wf_engine.h"
 
 #include <arpa/inet.h>
@@ -27,24 +29,6 @@
 #include <strings.h>
 
 #define SHOW_MAX 40 /* characters of a value quoted in a message */
-
-/* Copies s into out as printable ASCII ('?' for anything else), cut to SHOW_MAX
- * characters with "..." so that a message stays readable and one line. */
-static const char *show(const char *s, char *out, size_t cap)
-{
-    size_t o = 0;
-    for (size_t i = 0; s[i] && o + 4 < cap; i++) {
-        if (i == SHOW_MAX) {
-            memcpy(out + o, "...", 3);
-            o += 3;
-            break;
-        }
-        unsigned char c = (unsigned char)s[i];
-        out[o++] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    out[o] = '\0';
-    return out;
-}
 
 static bool is_lower_alnum(unsigned char c)
 {
@@ -106,9 +90,11 @@ int wf_engine_check_type(const char *type, wf_err *err)
     wf_buf allowed = WF_BUF_INIT;
     for (size_t i = 0; wf_engine_types[i]; i++)
         wf_buf_printf(&allowed, "%s%s", i ? ", " : "", wf_engine_types[i]);
-    char shown[64];
+    wf_buf shown = WF_BUF_INIT;
+    wf_text_escape(&shown, type, SHOW_MAX);
     wf_err_field(err, "engine_type", "enum", "unknown engine type '%s'; must be one of: %s",
-                 show(type, shown, sizeof shown), wf_buf_cstr(&allowed));
+                 wf_buf_cstr(&shown), wf_buf_cstr(&allowed));
+    wf_buf_free(&shown);
     wf_buf_free(&allowed);
     return WF_ERR_INVALID;
 }

@@ -43,6 +43,30 @@ expect_code 0 "a percent-encoded URL is fine"
 run engines remove caf
 sql "DELETE FROM workflow_engines"
 
+# ---- bytes that would forge a log line or drive the terminal --------------------------------
+ESC=$(printf '\033')
+sql "INSERT INTO workflow_engines (name, engine_type, api_url, api_key_encrypted, config)
+     VALUES ('evil' || char(10) || 'FORGED ERROR line' || char(27) || '[2J', 'n8n',
+             'http://e.example/' || char(27) || '[31m', 'not-a-token', '{}')"
+run engines list
+expect_code 0 "list with control characters in a row"
+expect_out 'evil\x0aFORGED ERROR line\x1b[2J' "the table shows the name escaped"
+expect_out 'http://e.example/\x1b[31m' "the table shows the URL escaped"
+if printf '%s' "$OUT$ERR" | grep -qF "$ESC"; then bad "no raw ESC reaches the terminal"; else ok; fi
+run engines show "$(printf 'evil\nFORGED ERROR line\033[2J')"
+expect_code 0 "show finds the engine by its exact name"
+expect_out 'name:        evil\x0aFORGED ERROR line\x1b[2J' "show escapes the name"
+if printf '%s' "$OUT$ERR" | grep -qF "$ESC"; then bad "show writes no raw ESC"; else ok; fi
+LOG_LEVEL=info run check
+expect_err "Engine 'evil\x0aFORGED ERROR line\x1b[2J': API key unreadable" "the log line escapes the name"
+expect_eq "$(printf '%s\n' "$ERR" | grep -c '^FORGED')" "0" "no forged log line"
+expect_out 'evil\x0aFORGED ERROR line\x1b[2J' "check's own line escapes the name"
+expect_eq "$(printf '%s\n' "$OUT" | grep -c '^FORGED')" "0" "check's output keeps one line per check"
+if printf '%s' "$OUT$ERR" | grep -qF "$ESC"; then bad "check writes no raw ESC"; else ok; fi
+run keys check
+if printf '%s' "$OUT$ERR" | grep -qF "$ESC"; then bad "keys check writes no raw ESC"; else ok; fi
+sql "DELETE FROM workflow_engines"
+
 # ---- rows that share a name ---------------------------------------------------------------
 # A legacy table without NOT NULL or UNIQUE on name, adopted, whose name index was later
 # made by hand without UNIQUE: a NULL name (read as "") beside a real "", and two "twin".

@@ -59,6 +59,19 @@ static void test_json_line_not_utf8(void **state)
     json_decref(j);
 }
 
+static void test_text_line_cannot_be_forged(void **state)
+{
+    (void)state;
+    /* a legacy name with a newline and an escape sequence: one line, nothing raw */
+    const char *line =
+        log_one(WF_LOG_TEXT, "evil\n2026-01-01T00:00:00.000Z INFO    all is well\x1b[2J");
+    assert_non_null(line);
+    assert_int_equal(strchr(line, '\n') - line, (long)strlen(line) - 1);
+    assert_null(strchr(line, '\x1b'));
+    assert_non_null(strstr(line, "Engine 'evil\\x0a2026-01-01T00:00:00.000Z INFO    all is "
+                                 "well\\x1b[2J'"));
+}
+
 static void test_secret_redacted(void **state)
 {
     (void)state;
@@ -84,6 +97,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_json_line, teardown),
         cmocka_unit_test_teardown(test_json_line_not_utf8, teardown),
+        cmocka_unit_test_teardown(test_text_line_cannot_be_forged, teardown),
         cmocka_unit_test_teardown(test_secret_redacted, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
