@@ -119,4 +119,33 @@ done
 read -r c_rps c_p50 c_p99 c_err < <(measure "$WF/api/v1/engines" -s bench/crud.lua)
 printf '%-28s %10s %8s %8s %7s | (no nginx equivalent)\n' "POST+DELETE engines mix" "$c_rps" \
   "$c_p50" "$c_p99" "$c_err"
-echo "wfreg peak RSS with 100 engines: $(awk '/VmHWM/ {print $2, $3}' /proc/$WF_PID/status)"
+echo "wfreg peak RSS with 100 engines, after the runs above: $(awk '/VmHWM/ {print $2, $3}' /proc/$WF_PID/status)"
+kill "$WF_PID"
+wait "$WF_PID" 2>/dev/null || true
+WF_PID=
+
+# Peak memory with 10,000 engines: every page of the list read once (so every engine's
+# JSON is made and cached), then the high-water mark of the resident set.
+export DATABASE_URL="sqlite:$TMP/big.db"
+"$WFREG" migrate up >/dev/null
+printf 'bench-password' | "$WFREG" users add bench --role admin --password-stdin >/dev/null
+python3 - "$TMP/big.json" 10000 <<'PY'
+import json, sys
+n = int(sys.argv[2])
+engines = [{"name": "engine-%05d" % i, "engine_type": "n8n",
+            "api_url": "https://n8n-%05d.example.com/api" % i, "config": {"timeout_ms": 3000}}
+           for i in range(n)]
+json.dump({"format": "wfreg-engines", "version": 1, "engines": engines}, open(sys.argv[1], "w"))
+PY
+"$WFREG" engines import "$TMP/big.json" >/dev/null
+for i in $(seq 0 99); do printf 'key-%d' "$i" | "$WFREG" engines update "engine-$(printf %05d "$i")" --api-key-stdin >/dev/null; done
+"$WFREG" serve --listen "127.0.0.1:$WF_PORT" --workers "$WORKERS" 2>/dev/null >/dev/null &
+WF_PID=$!
+for _ in $(seq 1 100); do curl -sf "$WF/healthz" >/dev/null && break; sleep 0.1; done
+TOKEN=$(curl -sf -X POST -H 'Content-Type: application/json' \
+  -d '{"username":"bench","password":"bench-password"}' "$WF/api/v1/auth/login" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+for offset in $(seq 0 500 9500); do
+  curl -sf -H "Authorization: Bearer $TOKEN" "$WF/api/v1/engines?limit=500&offset=$offset" >/dev/null
+done
+echo "wfreg peak RSS with 10,000 engines: $(awk '/VmHWM/ {print $2, $3}' /proc/$WF_PID/status) (target: under 64 MiB)"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # install-deps.sh: installs the Debian packages that wfreg's build and tests need, only
 # those missing. Runs as root (or through sudo when available). Safe to run again.
+#   scripts/install-deps.sh           build and tests
+#   scripts/install-deps.sh --bench   also what bench/run.sh uses (wrk, nginx-light, curl)
 set -euo pipefail
 
 packages=(
@@ -8,6 +10,9 @@ packages=(
   libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev libevent-dev libargon2-dev
   sqlite3 openssl cppcheck python3
 )
+if [ "${1:-}" = "--bench" ]; then
+  packages+=(wrk nginx-light curl)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
