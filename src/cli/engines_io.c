@@ -253,6 +253,39 @@ static void problem(wf_buf *report, size_t i, const char *name, const char *msg)
     wf_buf_puts(report, "\n");
 }
 
+/* The members an export writes (engines_io.c's export_engine); has_api_key is for people
+ * and is not read back. Anything else is refused rather than ignored: a typo would
+ * silently drop a change, and an "api_key" in clear has no place in a file. */
+static const char *const import_members[] = {"name",   "engine_type", "api_url",        "active",
+                                             "config", "has_api_key", "api_key_wrapped"};
+
+static void check_members(json_t *j, size_t i, const char *name, wf_buf *report)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(j, key, v)
+    {
+        size_t k = 0, n = sizeof import_members / sizeof import_members[0];
+        while (k < n && strcmp(import_members[k], key))
+            k++;
+        if (k < n)
+            continue;
+        wf_buf msg = WF_BUF_INIT;
+        if (!strcmp(key, "api_key")) {
+            wf_buf_puts(&msg, "api_key: a key in clear is never imported: keys travel only "
+                              "wrapped, as 'wfreg engines export --with-keys "
+                              "--export-key-file F' writes them (api_key_wrapped)");
+        } else {
+            wf_buf_puts(&msg, "unknown member \"");
+            wf_text_escape(&msg, key, 40);
+            wf_buf_printf(&msg, "\" (an export has: name, engine_type, api_url, active, config, "
+                                "has_api_key, api_key_wrapped)");
+        }
+        problem(report, i, name, wf_buf_ok(&msg) ? wf_buf_cstr(&msg) : "unknown member");
+        wf_buf_free(&msg);
+    }
+}
+
 /* Reads one element of "engines" into it; problems go to report. */
 static void parse_item(json_t *j, size_t i, const wf_fernet_key *xkey, import_item *it,
                        wf_buf *report)
@@ -269,6 +302,7 @@ static void parse_item(json_t *j, size_t i, const wf_fernet_key *xkey, import_it
         return;
     }
     it->name = it->patch.name = json_string_value(v);
+    check_members(j, i, it->name, report);
     static const char *const strings[] = {"engine_type", "api_url"};
     for (size_t k = 0; k < 2; k++) {
         v = json_object_get(j, strings[k]);
@@ -288,8 +322,12 @@ static void parse_item(json_t *j, size_t i, const wf_fernet_key *xkey, import_it
             problem(report, i, it->name, "active: must be true or false");
     }
     if ((v = json_object_get(j, "config"))) {
-        it->config = json_is_string(v) ? strdup(json_string_value(v))
-                                       : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        /* null is no config, as an absent one is on create: {} */
+        it->config = json_is_null(v)     ? strdup("{}")
+                     : json_is_string(v) ? strdup(json_string_value(v))
+                                         : json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (!it->config)
+            problem(report, i, it->name, "config: out of memory");
         it->patch.config = it->config;
     }
     if ((v = json_object_get(j, "api_key_wrapped"))) {

@@ -98,4 +98,23 @@ expect_code 2 "duplicate JSON keys are refused"
 run engines import "$TMP/missing.json"
 expect_code 1 "a missing file"
 
+# Unknown members are refused, not ignored; a key in clear above all.
+cat > "$TMP/clear.json" <<'JSON'
+{"format": "wfreg-engines", "version": 1, "engines": [
+  {"name": "clear-key", "engine_type": "n8n", "api_url": "http://127.0.0.1:7", "api_key": "EXPMARK-clear"},
+  {"name": "typo", "engine_type": "n8n", "api_url": "http://127.0.0.1:8", "actve": false}
+]}
+JSON
+run engines import "$TMP/clear.json"
+expect_code 2 "an API key in clear is refused"
+expect_err "engines[0] (clear-key): api_key: a key in clear is never imported" "the clear key is explained"
+expect_err "export --with-keys" "the message says how keys travel"
+expect_err "engines[1] (typo): unknown member \"actve\"" "an unknown member is named"
+expect_none "EXPMARK-clear" "the clear key is never echoed"
+expect_eq "$(sqlite3 "$TMP/other.db" "SELECT count(*) FROM workflow_engines WHERE name IN ('clear-key','typo')")" "0" "nothing written"
+printf '{"format":"wfreg-engines","version":1,"engines":[{"name":"nullcfg","engine_type":"n8n","api_url":"http://127.0.0.1:9","config":null}]}' > "$TMP/nullcfg.json"
+run engines import "$TMP/nullcfg.json"
+expect_code 0 "\"config\": null is accepted"
+expect_eq "$(sqlite3 "$TMP/other.db" "SELECT config FROM workflow_engines WHERE name='nullcfg'")" "{}" "null config means {}"
+
 finish
