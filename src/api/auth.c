@@ -36,6 +36,10 @@ typedef struct auth_snap {
 struct wf_auth {
     pthread_mutex_t lock; /* guards cur: the pointer copy and the reference only */
     auth_snap *cur;
+    /* One reload at a time, read and swap together: otherwise a slow reload that read
+     * the tokens before a login committed could swap in after the login's own reload
+     * and hide the new session for a moment. */
+    pthread_mutex_t reload_lock;
 };
 
 static void snap_unref(auth_snap *s)
@@ -59,6 +63,7 @@ int wf_auth_new(wf_auth **out)
     }
     atomic_init(&a->cur->refs, 1);
     pthread_mutex_init(&a->lock, NULL);
+    pthread_mutex_init(&a->reload_lock, NULL);
     *out = a;
     return 0;
 }
@@ -69,6 +74,7 @@ void wf_auth_free(wf_auth *a)
         return;
     snap_unref(a->cur);
     pthread_mutex_destroy(&a->lock);
+    pthread_mutex_destroy(&a->reload_lock);
     free(a);
 }
 
@@ -76,6 +82,8 @@ static int cmp_entry(const void *x, const void *y)
 {
     return strcmp(((const auth_entry *)x)->hash, ((const auth_entry *)y)->hash);
 }
+
+static int reload_locked(wf_auth *a, wf_store *s, wf_err *err);
 
 /* "2026-11-25T16:29:59Z" -> seconds; 0 for NULL or unreadable (treated as never). */
 static time_t parse_iso(const char *s)
@@ -88,6 +96,14 @@ static time_t parse_iso(const char *s)
 }
 
 int wf_auth_reload(wf_auth *a, wf_store *s, wf_err *err)
+{
+    pthread_mutex_lock(&a->reload_lock);
+    int rc = reload_locked(a, s, err);
+    pthread_mutex_unlock(&a->reload_lock);
+    return rc;
+}
+
+static int reload_locked(wf_auth *a, wf_store *s, wf_err *err)
 {
     wf_token_row *rows = NULL;
     size_t n = 0;
