@@ -5,7 +5,9 @@
  * data, and are left out). Without --with-keys it holds no key at all. With it, each key
  * is decrypted with the database's keyring and wrapped as a Fernet token under a
  * separate export key (--export-key-file, made by `wfreg keys generate`), never under the
- * database's own key: the file is useless without its own key file.
+ * database's own key: the file is useless without its own key file. A wrapped key does
+ * not expire, like a stored one: import opens it without time checks (no TTL, no limit
+ * on a timestamp in the future), as the keyring does.
  *
  * Import creates or updates by name. Everything is validated first and every problem is
  * reported at once; then all writes happen in one transaction, or none (--dry-run).
@@ -338,7 +340,7 @@ static void parse_item(json_t *j, size_t i, const wf_fernet_key *xkey, import_it
         else if (!xkey)
             problem(report, i, it->name, "holds a wrapped API key: give --export-key-file");
         else if (wf_fernet_decrypt(xkey, json_string_value(v), json_string_length(v),
-                                   (uint64_t)time(NULL), 0, &it->key, &e) < 0)
+                                   WF_FERNET_NO_EXPIRY, 0, &it->key, &e) < 0)
             problem(report, i, it->name,
                     "api_key_wrapped: the export key file does not open this key");
         else {
@@ -478,8 +480,10 @@ int wf_cmd_engines_import(wf_cli *c, int argc, char **argv)
     doc = json_loadb(wf_buf_cstr(&text), text.len, JSON_REJECT_DUPLICATES, &jerr);
     json_t *engines = doc ? json_object_get(doc, "engines") : NULL;
     if (!doc) {
-        rc = wf_err_set(&err, WF_ERR_INVALID, "%s: not JSON (line %d: %s)", path, jerr.line,
-                        jerr.text);
+        /* the position only: jansson's text quotes the file ("near '...'"), which may
+         * hold a key wrapped or, by mistake, in clear */
+        rc = wf_err_set(&err, WF_ERR_INVALID, "%s: not JSON (line %d, column %d)", path, jerr.line,
+                        jerr.column);
         goto done;
     }
     if (!json_is_string(json_object_get(doc, "format")) ||

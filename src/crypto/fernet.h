@@ -48,6 +48,11 @@ int wf_fernet_encrypt(const wf_fernet_key *key, const void *msg, size_t len, uin
 int wf_fernet_decrypt(const wf_fernet_key *key, const char *token, size_t token_len, uint64_t now,
                       int64_t ttl, wf_buf *out, wf_err *err);
 
+/* `now` for tokens that do not expire (stored API keys, keys wrapped in an export): with
+ * ttl 0, no time check at all, as Python's Fernet.decrypt without a ttl. A token written
+ * by a host whose clock ran ahead must still open; see keyring.c. */
+#define WF_FERNET_NO_EXPIRY UINT64_MAX
+
 /* True when s looks like a Fernet token (strict base64 of a version-0x80 token of a
  * possible length); does not check any MAC. */
 int wf_fernet_token_is_wellformed(const char *s);

@@ -191,8 +191,8 @@ int wf_keyring_encrypt(const wf_keyring *kr, const void *plain, size_t len, wf_b
 
 /*
  * Stored API keys do not expire, so there is no TTL, and (as with Python's
- * MultiFernet.decrypt without a ttl) no time check at all: `now` is the far end of time, so
- * a token written by a host whose clock ran ahead still opens. Refusing it would make an
+ * MultiFernet.decrypt without a ttl) no time check at all (WF_FERNET_NO_EXPIRY), so a
+ * token written by a host whose clock ran ahead still opens. Refusing it would make an
  * engine's key unreadable for a reason that has nothing to do with keys.
  */
 int wf_keyring_decrypt(const wf_keyring *kr, const char *token, wf_buf *out, int *key_index,
@@ -207,7 +207,7 @@ int wf_keyring_decrypt(const wf_keyring *kr, const char *token, wf_buf *out, int
     for (size_t i = 0; i < wf_keyring_count(kr); i++) {
         wf_err one;
         wf_err_init(&one);
-        int rc = wf_fernet_decrypt(&kr->keys[i], token, len, UINT64_MAX, 0, out, &one);
+        int rc = wf_fernet_decrypt(&kr->keys[i], token, len, WF_FERNET_NO_EXPIRY, 0, out, &one);
         if (rc == 0) {
             if (key_index)
                 *key_index = (int)i;

@@ -117,4 +117,32 @@ run engines import "$TMP/nullcfg.json"
 expect_code 0 "\"config\": null is accepted"
 expect_eq "$(sqlite3 "$TMP/other.db" "SELECT config FROM workflow_engines WHERE name='nullcfg'")" "{}" "null config means {}"
 
+# A wrapped key does not expire, like a stored one: no TTL, no limit on a future date (an
+# exporting host whose clock ran ahead). The token is made by hand: Fernet is version
+# 0x80, timestamp, IV, AES-128-CBC, HMAC-SHA256 under the export key.
+hex() { od -An -v -tx1 | tr -d ' \n'; }
+unhex() { printf "$(sed 's/../\\x&/g')"; }
+fernet_at() { # KEYFILE TIMESTAMP PLAINTEXT
+  local key sign enc iv body mac
+  key=$(tr -d '\n' < "$1" | tr '_-' '/+' | base64 -d | hex)
+  sign=${key:0:32} enc=${key:32:32} iv=000102030405060708090a0b0c0d0e0f
+  body=80$(printf '%016x' "$2")$iv$(printf '%s' "$3" | openssl enc -aes-128-cbc -K "$enc" -iv "$iv" | hex)
+  mac=$(printf '%s' "$body" | unhex | openssl dgst -sha256 -mac HMAC -macopt "hexkey:$sign" -binary | hex)
+  printf '%s' "$body$mac" | unhex | base64 -w0 | tr '+/' '-_'
+}
+future=$(fernet_at "$TMP/export.key" $(( $(date +%s) + 3600 )) "EXPMARK-future")
+old=$(fernet_at "$TMP/export.key" 1000000000 "EXPMARK-old")
+printf '{"format":"wfreg-engines","version":1,"engines":[{"name":"future","engine_type":"n8n","api_url":"http://127.0.0.1:10","api_key_wrapped":"%s"},{"name":"old","engine_type":"n8n","api_url":"http://127.0.0.1:11","api_key_wrapped":"%s"}]}' "$future" "$old" > "$TMP/times.json"
+run engines import "$TMP/times.json" --export-key-file "$TMP/export.key"
+expect_code 0 "wrapped keys open whatever their date"
+run keys check --json
+expect_eq "$(sqlite3 :memory: "SELECT count(*) FROM json_each('$OUT') WHERE json_extract(value, '\$.key_status') = 'ok'")" "3" "the imported keys are stored and readable (n1, future, old)"
+
+# A file that is not JSON: the position is reported, never the file's text.
+printf '{"format": "wfreg-engines", "engines": [{"api_key": "EXPMARK-quoted\001"}]}' > "$TMP/broken.json"
+run engines import "$TMP/broken.json"
+expect_code 2 "a file that is not JSON"
+expect_err "line 1, column" "the position is reported"
+expect_none "EXPMARK-quoted" "the file's text is not quoted"
+
 finish
