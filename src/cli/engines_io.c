@@ -351,33 +351,61 @@ static void parse_item(json_t *j, size_t i, const wf_fernet_key *xkey, import_it
     }
 }
 
-/* Would writing the item change the stored engine? */
-static bool item_changes(wf_cli *c, const import_item *it)
+/* Two config texts mean the same when they are equal or parse to equal JSON (a stored
+ * legacy text may be spaced differently, or be JSON that is not an object). */
+static bool same_config(const char *a, const char *b)
 {
-    const wf_engine *e = it->existing;
-    const wf_engine_patch *p = &it->patch;
-    if ((p->engine_type && strcmp(p->engine_type, e->engine_type)) ||
-        (p->api_url && strcmp(p->api_url, e->api_url)) ||
-        (p->active >= 0 && p->active != e->is_active))
+    if (!strcmp(a, b ? b : "{}"))
         return true;
-    if (p->config) {
-        json_t *a = json_loads(p->config, 0, NULL), *b = json_loads(e->config, 0, NULL);
-        bool same = a && b && json_equal(a, b);
-        json_decref(a);
-        json_decref(b);
-        if (!same)
-            return true;
-    }
-    if (p->key_op != WF_KEYOP_SET)
-        return false;
+    json_t *ja = json_loads(a, JSON_DECODE_ANY, NULL);
+    json_t *jb = json_loads(b ? b : "{}", JSON_DECODE_ANY, NULL);
+    bool same = ja && jb && json_equal(ja, jb);
+    json_decref(ja);
+    json_decref(jb);
+    return same;
+}
+
+/* Does the stored token open to the key the item carries? */
+static bool same_key(wf_cli *c, const wf_engine *e, const wf_engine_patch *p)
+{
     if (!e->api_key_encrypted)
-        return true;
+        return false;
     wf_buf old;
     wf_buf_init_secret(&old);
     bool same = wf_keyring_decrypt(c->keyring, e->api_key_encrypted, &old, NULL, NULL) == 0 &&
                 old.len == p->api_key_len && !memcmp(old.ptr, p->api_key, old.len);
     wf_buf_wipe(&old);
-    return !same;
+    return same;
+}
+
+/* For an update, keeps in the patch only what differs from the stored engine, so that
+ * only changes are validated and written: an adopted engine whose stored values break
+ * today's rules (a name with capitals, a legacy config) exports and imports back as
+ * "unchanged". The engine is found by its name, so the name is never part of it. */
+static void drop_unchanged(wf_cli *c, import_item *it)
+{
+    const wf_engine *e = it->existing;
+    wf_engine_patch *p = &it->patch;
+    p->name = NULL;
+    if (p->engine_type && e->engine_type && !strcmp(p->engine_type, e->engine_type))
+        p->engine_type = NULL;
+    if (p->api_url && e->api_url && !strcmp(p->api_url, e->api_url))
+        p->api_url = NULL;
+    if (p->active >= 0 && p->active == e->is_active)
+        p->active = -1;
+    if (p->config && same_config(p->config, e->config))
+        p->config = NULL;
+    if (p->key_op == WF_KEYOP_SET && same_key(c, e, p)) {
+        p->key_op = WF_KEYOP_KEEP;
+        p->api_key = NULL;
+        p->api_key_len = 0;
+    }
+}
+
+static bool patch_sets_anything(const wf_engine_patch *p)
+{
+    return p->name || p->engine_type || p->api_url || p->config || p->active >= 0 ||
+           p->key_op != WF_KEYOP_KEEP;
 }
 
 /* Validates every item against the store; fills existing and action. */
@@ -398,6 +426,8 @@ static void plan_items(wf_cli *c, import_item *items, size_t n, wf_buf *report)
             problem(report, i, it->name, e.msg);
             continue;
         }
+        if (it->existing)
+            drop_unchanged(c, it);
         wf_err_init(&e);
         if (wf_engine_validate_patch(&it->patch, it->existing, &e) < 0) {
             size_t nf = e.nfields < WF_ERR_MAX_FIELDS ? e.nfields : WF_ERR_MAX_FIELDS;
@@ -413,7 +443,9 @@ static void plan_items(wf_cli *c, import_item *items, size_t n, wf_buf *report)
             problem(report, i, it->name,
                     "api_key: no encryption key is configured (set "
                     "SECRET_KEY or WFREG_FERNET_KEYS)");
-        it->action = !it->existing ? "create" : item_changes(c, it) ? "update" : "unchanged";
+        it->action = !it->existing                     ? "create"
+                     : patch_sets_anything(&it->patch) ? "update"
+                                                       : "unchanged";
     }
 }
 
@@ -428,8 +460,7 @@ static int apply_items(wf_cli *c, import_item *items, size_t n, wf_err *err)
         import_item *it = &items[i];
         if (!strcmp(it->action, "create")) {
             rc = wf_writes_create(c->store, c->keyring, &it->patch, &wf_cli_actor, NULL, err);
-        } else if (!strcmp(it->action, "update")) {
-            it->patch.name = NULL; /* found by name: no rename */
+        } else if (!strcmp(it->action, "update")) { /* the changed fields only */
             rc = wf_writes_update(c->store, c->keyring, snap, it->name, &it->patch, &wf_cli_actor,
                                   NULL, err);
         }

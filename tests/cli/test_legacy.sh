@@ -67,6 +67,28 @@ run keys check
 if printf '%s' "$OUT$ERR" | grep -qF "$ESC"; then bad "keys check writes no raw ESC"; else ok; fi
 sql "DELETE FROM workflow_engines"
 
+# ---- export, then import, of an adopted database ---------------------------------------
+# Stored values that break today's rules are kept as they are; an import validates only
+# what it changes.
+sql "INSERT INTO workflow_engines (name, engine_type, api_url, config) VALUES
+       ('Legacy Engine', 'airflow', 'http://legacy.example', '7'),
+       ('old-spaced', 'n8n', 'http://spaced.example', '{ \"a\" :  1 }')"
+run engines export -o "$TMP/adopted.json"
+expect_code 0 "export of an adopted database"
+run engines import "$TMP/adopted.json"
+expect_code 0 "the export imports back"
+expect_out "2 unchanged" "nothing changes"
+sed -i 's#http://legacy.example#http://legacy-2.example#' "$TMP/adopted.json"
+run engines import "$TMP/adopted.json"
+expect_code 0 "an import that changes only the URL of a legacy engine"
+expect_out "update    Legacy Engine" "the legacy engine is updated"
+expect_eq "$(sql "SELECT name || '|' || engine_type || '|' || api_url || '|' || config FROM workflow_engines WHERE id = (SELECT min(id) FROM workflow_engines WHERE api_url LIKE '%legacy-2%')")" "Legacy Engine|airflow|http://legacy-2.example|7" "only the URL changed"
+sed -i 's#http://legacy-2.example#not a url#' "$TMP/adopted.json"
+run engines import "$TMP/adopted.json"
+expect_code 2 "a change is still validated"
+expect_err "api_url" "the bad change is named"
+sql "DELETE FROM workflow_engines"
+
 # ---- rows that share a name ---------------------------------------------------------------
 # A legacy table without NOT NULL or UNIQUE on name, adopted, whose name index was later
 # made by hand without UNIQUE: a NULL name (read as "") beside a real "", and two "twin".
