@@ -219,6 +219,21 @@ class Server:
                 return None
             time.sleep(0.02)
 
+    def quiet_mark(self, quiet=0.2, timeout=3):
+        """The number of log lines once none has come for `quiet` seconds (bounded):
+        the lines of the requests answered so far are all written by then."""
+        deadline = time.monotonic() + scaled(timeout)
+        n = len(self.log())
+        since = time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.02)
+            m = len(self.log())
+            if m != n:
+                n, since = m, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                break
+        return n
+
     def signal(self, sig=signal.SIGTERM):
         self.proc.send_signal(sig)
 
@@ -335,43 +350,58 @@ class Server:
         return obj["token"]
 
 
-def read_response(s, timeout=10):
-    """Reads one HTTP/1.1 response from socket s (Content-Length or until close)."""
-    deadline = time.monotonic() + scaled(timeout)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        if time.monotonic() > deadline or len(buf) > 1 << 20:
-            return Response(None, [], buf)
+class RawReader:
+    """Reads HTTP/1.1 responses one after the other from a socket (Content-Length or
+    until close), keeping what it read past one answer for the next (pipelining)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    def _more(self, deadline):
+        if time.monotonic() > deadline:
+            return False
         try:
-            chunk = s.recv(65536)
+            chunk = self.sock.recv(65536)
         except (ConnectionResetError, socket.timeout, OSError):
             chunk = b""
-        if not chunk:
-            return Response(None, [], buf)
-        buf += chunk
-    head, _, body = buf.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    try:
-        status = int(lines[0].split(" ")[1])
-    except (IndexError, ValueError):
-        return Response(None, [], buf)
-    hl = []
-    for l in lines[1:]:
-        k, _, v = l.partition(":")
-        hl.append((k.strip(), v.strip()))
-    length = None
-    for k, v in hl:
-        if k.lower() == "content-length":
-            length = int(v)
-    while (length is None or len(body) < length) and time.monotonic() < deadline:
+        self.buf += chunk
+        return bool(chunk)
+
+    def response(self, timeout=10):
+        deadline = time.monotonic() + scaled(timeout)
+        while b"\r\n\r\n" not in self.buf:
+            if len(self.buf) > 1 << 20 or not self._more(deadline):
+                r, self.buf = Response(None, [], self.buf), b""
+                return r
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
         try:
-            chunk = s.recv(65536)
-        except (ConnectionResetError, socket.timeout, OSError):
-            break
-        if not chunk:
-            break
-        body += chunk
-    return Response(status, hl, body if length is None else body[:length])
+            status = int(lines[0].split(" ")[1])
+        except (IndexError, ValueError):
+            r, self.buf = Response(None, [], self.buf), b""
+            return r
+        hl = []
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            hl.append((k.strip(), v.strip()))
+        length = None
+        for k, v in hl:
+            if k.lower() == "content-length" and v.isdigit():
+                length = int(v)
+        self.buf = rest
+        while (length is None or len(self.buf) < length) and self._more(deadline):
+            pass
+        if length is None:
+            body, self.buf = self.buf, b""
+        else:
+            body, self.buf = self.buf[:length], self.buf[length:]
+        return Response(status, hl, body)
+
+
+def read_response(s, timeout=10):
+    """Reads one HTTP/1.1 response from socket s."""
+    return RawReader(s).response(timeout)
 
 
 def poll(fn, timeout, every=0.05, max_tries=1000):
