@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define EXPORT_FORMAT "wfreg-engines"
@@ -102,19 +103,31 @@ static int export_engine(wf_cli *c, const wf_engine *e, const wf_fernet_key *xke
 }
 
 /* Writes text to path with mode 0600 through a temporary file and a rename, so that a
- * failed export never leaves half a file in place of a good one. */
+ * failed export never leaves half a file in place of a good one. The temporary file is
+ * made by mkstemp in the target's folder (a rename does not cross file systems): a name
+ * nobody can guess, created with O_EXCL, so that nobody can plant a symlink there and
+ * have the export (keys wrapped or not) written through it. */
 static int write_file(const char *path, const char *text, wf_err *err)
 {
     wf_buf tmp = WF_BUF_INIT;
-    wf_buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid());
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        wf_buf_put(&tmp, path, (size_t)(slash - path) + 1);
+    wf_buf_puts(&tmp, ".wfreg-export.XXXXXX");
+    if (!wf_buf_ok(&tmp)) {
+        wf_buf_free(&tmp);
+        return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
+    }
     int rc = 0;
-    int fd = open(wf_buf_cstr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = mkostemp(tmp.ptr, O_CLOEXEC);
     if (fd < 0) {
         rc = wf_err_set(err, WF_ERR_IO, "%s: %s", path, strerror(errno));
         goto done;
     }
+    if (fchmod(fd, 0600) < 0) /* mkstemp's mode already; said here, whatever the libc */
+        rc = wf_err_set(err, WF_ERR_IO, "%s: %s", path, strerror(errno));
     size_t len = strlen(text), off = 0;
-    while (off < len) {
+    while (rc == 0 && off < len) {
         ssize_t w = write(fd, text + off, len - off);
         if (w < 0 && errno == EINTR)
             continue;
@@ -127,10 +140,10 @@ static int write_file(const char *path, const char *text, wf_err *err)
     if (rc == 0 && fsync(fd) < 0)
         rc = wf_err_set(err, WF_ERR_IO, "%s: %s", path, strerror(errno));
     close(fd);
-    if (rc == 0 && rename(wf_buf_cstr(&tmp), path) < 0)
+    if (rc == 0 && rename(tmp.ptr, path) < 0)
         rc = wf_err_set(err, WF_ERR_IO, "%s: %s", path, strerror(errno));
     if (rc < 0)
-        unlink(wf_buf_cstr(&tmp));
+        unlink(tmp.ptr);
 done:
     wf_buf_free(&tmp);
     return rc;

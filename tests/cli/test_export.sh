@@ -29,6 +29,18 @@ run engines export --with-keys --export-key-file "$TMP/export.key" -o "$TMP/engi
 expect_code 0 "export --with-keys to a file"
 expect_eq "$(stat -c %a "$TMP/engines.json")" "600" "the export file is private"
 if grep -qF "$MARK" "$TMP/engines.json"; then bad "the export holds a key in clear"; else ok; fi
+# The temporary file must not be at a name anyone can guess: symlinks planted at every
+# "FILE.tmp.PID" the next processes could have (made by one ln, so as not to use up the
+# PIDs) must not be written through. They dangle into $TMP/v: a file there means one was.
+mkdir "$TMP/v"
+next=$(sh -c 'echo $$')
+ln -s $(seq -f "$TMP/v/planted.json.tmp.%g" "$next" $((next + 2000))) "$TMP/"
+run engines export --with-keys --export-key-file "$TMP/export.key" -o "$TMP/planted.json"
+expect_code 0 "export beside planted symlinks"
+expect_eq "$(ls "$TMP/v" | wc -l)" "0" "no planted symlink is written through"
+if [ -L "$TMP/planted.json" ]; then bad "the export is a file, not a symlink"; else ok; fi
+expect_eq "$(stat -c %a "$TMP/planted.json")" "600" "the export beside symlinks is private"
+rm -rf "$TMP"/planted.json* "$TMP/v"
 wrapped=$(json_get "$(cat "$TMP/engines.json")" '$.engines[0].api_key_wrapped')
 stored=$(sql "SELECT api_key_encrypted FROM workflow_engines WHERE name='n1'")
 case "$wrapped" in gAAAAA*) ok ;; *) bad "the key is wrapped as a Fernet token" ;; esac
