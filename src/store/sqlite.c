@@ -5,7 +5,8 @@
  * How it behaves, and why:
  * - WAL journal, so that readers (other instances, the CLI) never block the writer, and
  *   synchronous=NORMAL, which is durable across application crashes in WAL mode;
- *   busy_timeout lets a second writer wait instead of failing at once.
+ *   busy_timeout, set right after opening (before the switch to WAL, which locks), lets
+ *   a second writer wait instead of failing at once.
  * - foreign_keys=ON, so that created_by really references app_users like on PostgreSQL.
  * - Every value is bound to a prepared statement; no value is ever formatted into SQL.
  * - Each engine_* writer is its own BEGIN IMMEDIATE transaction unless the caller has
@@ -1247,15 +1248,31 @@ static void create_private_file(const char *path)
         close(fd);
 }
 
+#define BUSY_TIMEOUT_MS 5000
+
+/* Switches the file to WAL (a no-op once any process has: the mode is persistent). The
+ * switch needs an exclusive lock, and where waiting could deadlock (two processes that
+ * both opened a new file) SQLite answers SQLITE_BUSY at once instead of calling the
+ * busy handler: retried here, within the same busy timeout. */
+static int set_wal(wf_sqlite *q, wf_err *err)
+{
+    for (int waited = 0;; waited += 10) {
+        int rc = sqlite3_exec(q->db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK)
+            return 0;
+        if ((rc & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
+            return db_fail(q, err, "switching to WAL");
+        sqlite3_sleep(10);
+    }
+}
+
 static int apply_pragmas(wf_sqlite *q, bool is_memory, wf_err *err)
 {
     int rc = 0;
     if (!is_memory)
-        rc = run(q, "PRAGMA journal_mode=WAL", err);
+        rc = set_wal(q, err);
     if (rc == 0)
         rc = run(q, "PRAGMA foreign_keys=ON", err);
-    if (rc == 0)
-        rc = run(q, "PRAGMA busy_timeout=5000", err);
     if (rc == 0)
         rc = run(q, "PRAGMA synchronous=NORMAL", err);
     return rc;
@@ -1284,6 +1301,9 @@ int wf_sqlite_open(const char *path, wf_store **out, wf_err *err)
         goto done;
     }
     sqlite3_extended_result_codes(q->db, 1);
+    /* first of all: switching a new file to WAL takes a write lock, and a second process
+     * opening the same new file at that moment must wait for it, not fail at once */
+    sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
     rc = apply_pragmas(q, is_memory, err);
 done:
     if (rc) {
