@@ -304,6 +304,18 @@ class Engines(ServerTestCase, EngineChecks):
         self.assertEqual(status, 422, obj)
         self.assertValidation(obj, [["body", "api_key_encrypted"], ["body", "created_by"]])
 
+    def test_create_422_loc_names_the_field_as_sent(self):
+        # An unknown field is named in loc exactly as the client sent it: not cut short
+        # (nor dropped when the cut splits a character), not split at its dots.
+        for key in ("\u00e9" * 40, "a.b", "config.timeout_ms", "k" * 100):
+            body = {"name": "loc-test", "engine_type": "n8n", "api_url": "https://l.example.com",
+                    key: 1}
+            with self.subTest(key[:20]):
+                status, _, obj = self.jreq("POST", ENGINES, body, token=self.admin)
+                self.assertEqual(status, 422, obj)
+                self.assertValidation(obj, [["body", key]], repr(key))
+                self.assertEqual(obj["detail"][0]["type"], "extra_forbidden")
+
     def test_create_422_duplicate_key(self):
         body = (b'{"name": "dup", "engine_type": "n8n", "api_url": "https://d.example.com",'
                 b' "name": "dup2"}')
@@ -344,13 +356,16 @@ class Engines(ServerTestCase, EngineChecks):
         self.assertEqual(self.get("big")[0], 404)
 
     def test_413_is_json(self):
-        big = b'{"pad": "' + b"x" * (1024 * 1024 + 1) + b'"}'
-        r = self.server.raw_request("POST", ENGINES, big, {
-            "Content-Type": "application/json", "Authorization": "Bearer " + self.admin})
-        self.assertStatus(r, 413)
-        self.assertTrue(r.headers.get("content-type", "").startswith("application/json"),
-                        "413 answered as %r: %r" % (r.headers.get("content-type"), r.body[:200]))
-        self.assertDetail(r.json())
+        # Whatever the size over 1 MiB, the same JSON answer.
+        for size in (1024 * 1024 + 1, 2 * 1024 * 1024 + 10, 4 * 1024 * 1024):
+            big = b'{"pad": "' + b"x" * size + b'"}'
+            r = self.server.raw_request("POST", ENGINES, big, {
+                "Content-Type": "application/json", "Authorization": "Bearer " + self.admin})
+            self.assertStatus(r, 413, "%d bytes" % size)
+            self.assertTrue(r.headers.get("content-type", "").startswith("application/json"),
+                            "%d bytes: 413 answered as %r: %r" % (
+                                size, r.headers.get("content-type"), r.body[:200]))
+            self.assertDetail(r.json())
 
     # --- update ------------------------------------------------------------------------
 
