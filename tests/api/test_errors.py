@@ -5,6 +5,7 @@ framing), each answered with a 4xx (or, for oversize heads, a closed connection)
 the server still answers, and /metrics has counted no 500."""
 
 import json
+import time
 
 import harness
 from harness import ServerTestCase
@@ -182,6 +183,22 @@ class Malformed(ServerTestCase):
                 self.assert4xx(r, label, may_close=True)
         self.assertEqual(self.req("GET", "/healthz").status, 200)
         self.assertEqual(self.jreq("GET", ENGINES + "/victim", token=self.admin)[0], 200)
+
+    def test_every_answer_is_framed(self):
+        # Each answer says where it ends (Content-Length) or closes the connection, so
+        # that no client waits for the idle timeout; asked to close, the server closes.
+        for method in ("CONNECT", "GET", "OPTIONS", "TRACE", "HEAD"):
+            for target in ("/healthz", "127.0.0.1:80"):
+                with self.subTest("%s %s" % (method, target)):
+                    t0 = time.monotonic()
+                    r = self.server.raw(("%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                                         "\r\n" % (method, target)).encode(), timeout=3)
+                    took = time.monotonic() - t0
+                    if r.status != 200:
+                        self.assert4xx(r, method)
+                    self.assertLess(took, harness.scaled(2.0),
+                                    "%s %s: the answer (%s, %r) did not end: no Content-Length"
+                                    " and no close" % (method, target, r.status, r.header_list))
 
     def test_nul_does_not_cut_the_name(self):
         # "victim%00anything" is not the engine "victim"
