@@ -22,6 +22,8 @@
 #include "backends.h"
 #include "store.h"
 
+#include "../core/text.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sqlite3.h>
@@ -264,18 +266,12 @@ static bool parse_timestamp(const char *p, time_t *out)
     return true;
 }
 
-static bool format_iso(time_t t, char out[32])
-{
-    struct tm tm;
-    return gmtime_r(&t, &tm) && strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) > 0;
-}
-
 /* A timestamp column as ISO 8601 UTC, or its text verbatim when it cannot be read as
  * a time; NULL for SQL NULL. */
 static char *col_timestamp(sqlite3_stmt *st, int i, bool *ok)
 {
-    char iso[32];
-    time_t t;
+    char iso[WF_TEXT_ISO_MAX];
+    time_t t = 0;
     int type = sqlite3_column_type(st, i);
     bool is_time = false;
     if (type == SQLITE_INTEGER) {
@@ -284,13 +280,18 @@ static char *col_timestamp(sqlite3_stmt *st, int i, bool *ok)
     } else if (type == SQLITE_FLOAT) {
         double v = sqlite3_column_double(st, i);
         /* julianday() values are near 2.4 million; anything larger is Unix seconds.
-         * Rounded to the nearest second: a Julian day is inexact in binary. */
-        t = (time_t)((v < 1e7 ? (v - 2440587.5) * 86400.0 : v) + 0.5);
-        is_time = true;
+         * Rounded to the nearest second: a Julian day is inexact in binary. Only a time
+         * an ISO 8601 year can hold is converted: casting 1e308, an infinity or a NaN to
+         * time_t is undefined behaviour; such a value is kept as its text. */
+        double secs = (v < 1e7 ? (v - 2440587.5) * 86400.0 : v) + 0.5;
+        if (secs >= (double)WF_TEXT_TIME_MIN && secs <= (double)WF_TEXT_TIME_MAX) {
+            t = (time_t)secs;
+            is_time = true;
+        }
     } else if (type != SQLITE_NULL) {
         is_time = parse_timestamp((const char *)sqlite3_column_text(st, i), &t);
     }
-    if (is_time && format_iso(t, iso)) {
+    if (is_time && wf_text_iso_time(t, -1, iso)) { /* years 1-9999, else the text */
         char *c = strdup(iso);
         if (!c)
             *ok = false;

@@ -67,6 +67,26 @@ run keys check
 if printf '%s' "$OUT$ERR" | grep -qF "$ESC"; then bad "keys check writes no raw ESC"; else ok; fi
 sql "DELETE FROM workflow_engines"
 
+# ---- timestamps in any form ---------------------------------------------------------------
+# ISO 8601 when they are times a four-digit year can hold; else the stored value as text
+# (and no undefined behaviour converting 1e308 or an infinity to time_t).
+sql "INSERT INTO workflow_engines (name, engine_type, api_url, created_at, updated_at) VALUES
+       ('julian', 'n8n', 'http://j.example', 2461000.5, 1767225600),
+       ('huge', 'n8n', 'http://h.example', 1e308, -1e308),
+       ('far', 'n8n', 'http://f.example', 1e16, 99999999999999),
+       ('inf', 'n8n', 'http://i.example', 9e999, -9e999)"
+for n in julian huge far inf; do
+  run engines show "$n" --json
+  expect_code 0 "show $n"
+  got="$(json_get "$OUT" '$.created_at')|$(json_get "$OUT" '$.updated_at')"
+  case $n in
+    julian) want="2025-11-21T00:00:00Z|2026-01-01T00:00:00Z" ;;
+    *) want="$(sql "SELECT created_at || '|' || updated_at FROM workflow_engines WHERE name='$n'")" ;;
+  esac
+  expect_eq "$got" "$want" "timestamps of '$n'"
+done
+sql "DELETE FROM workflow_engines"
+
 # ---- export, then import, of an adopted database ---------------------------------------
 # Stored values that break today's rules are kept as they are; an import validates only
 # what it changes.
