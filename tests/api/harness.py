@@ -52,9 +52,16 @@ def scaled(seconds):
     return seconds * SCALE
 
 
-def clean_env(extra=None):
-    env = {k: v for k, v in os.environ.items() if not _CLEARED.match(k)}
-    env.update(extra or {})
+def clean_env(extra=None, base=None):
+    """The environment for wfreg: base (else ours without what would change wfreg's
+    behaviour) with extra on top; a value of None in extra unsets that variable."""
+    env = dict(base) if base is not None else {
+        k: v for k, v in os.environ.items() if not _CLEARED.match(k)}
+    for k, v in (extra or {}).items():
+        if v is None:
+            env.pop(k, None)
+        else:
+            env[k] = v
     return env
 
 
@@ -81,7 +88,9 @@ class Response:
 
 class Server:
     """A wfreg server on a fresh database. env: extra environment variables (for the
-    server and the commands run with cli()); users: make the admin and the viewer."""
+    server and the commands run with cli(); None unsets one); users: make the admin and
+    the viewer. same_db_as: another Server whose database (and environment, with env on
+    top) this one uses, without migrating or adding users."""
 
     def __init__(self, env=None, workers=2, users=True, log_format=None, same_db_as=None):
         if not WFREG:
@@ -95,7 +104,8 @@ class Server:
         self._reader = None
         if same_db_as is not None:
             # a second process on another server's database (and environment)
-            self.tmp, self.db_path, self.env = None, same_db_as.db_path, same_db_as.env
+            self.tmp, self.db_path = None, same_db_as.db_path
+            self.env = clean_env(env, base=same_db_as.env)
             self.cwd = same_db_as.cwd
             return
         self.tmp = tempfile.TemporaryDirectory(prefix="wfreg-api.")

@@ -169,5 +169,77 @@ class Secrets(unittest.TestCase):
         self.assertTrue(hmac.compare_digest(mac, raw[-32:]), "the HMAC does not check out")
 
 
+class Keys(unittest.TestCase):
+    """What the server does with the encryption keys it is given, or not given."""
+
+    def test_refuses_to_start_without_a_key(self):
+        server = Server(env={"SECRET_KEY": None})
+        try:
+            with self.assertRaises(AssertionError) as cm:
+                server.start()
+            self.assertIn("SECRET_KEY", str(cm.exception))
+            self.assertNotIn(server.proc.returncode, (0, None))
+        finally:
+            server.close()
+
+    def test_changed_secret_key(self):
+        # Keys stored under one SECRET_KEY, a server started with another: every engine
+        # is still served, the unreadable key is reported per engine, nothing breaks; a
+        # new key can be set; with the old key among WFREG_FERNET_KEYS it reads again.
+        first = Server()
+        try:
+            first.start()
+            token = first.login(ADMIN, ADMIN_PASSWORD)
+            for name in ("keyed", "other"):
+                status, _, obj = first.json("POST", ENGINES, {
+                    "name": name, "engine_type": "n8n", "api_url": "https://k.example.com",
+                    "api_key": "old-key-0123456789"}, token=token)
+                self.assertEqual(status, 201, obj)
+            self.assertEqual(first.stop()[0], 0)
+
+            second = Server(same_db_as=first, env={"SECRET_KEY": "a-different-secret-key"})
+            try:
+                second.start()
+                token = second.login(ADMIN, ADMIN_PASSWORD)
+                status, _, obj = second.json("GET", ENGINES, token=token)
+                self.assertEqual(status, 200, obj)
+                self.assertEqual([(e["name"], e["has_api_key"], e.get("key_status"))
+                                  for e in obj["items"]],
+                                 [("keyed", True, "unreadable"), ("other", True, "unreadable")])
+                errors = [l for l in second.log() if "ERROR" in l and "keyed" in l]
+                self.assertEqual(len(errors), 1, "the startup log names the engine once at "
+                                 "error level:\n" + second.log_text())
+                status, _, obj = second.json("PATCH", ENGINES + "/keyed", {"active": False},
+                                             token=token)
+                self.assertEqual(status, 200, obj)
+                self.assertEqual(obj.get("key_status"), "unreadable")
+                status, _, obj = second.json("PATCH", ENGINES + "/keyed",
+                                             {"api_key": "new-key-0123456789"}, token=token)
+                self.assertEqual(status, 200, obj)
+                self.assertEqual(obj.get("key_status"), "ok")
+                self.assertEqual(second.request("DELETE", ENGINES + "/other",
+                                                token=token).status, 204)
+                self.assertEqual(second.stop()[0], 0)
+                self.assertEqual(second.sanitizer_reports(), [])
+            finally:
+                second.close()
+
+            # NEW,OLD: both readable again
+            old = base64.urlsafe_b64encode(hashlib.sha256(SECRET_KEY.encode()).digest())
+            new = base64.urlsafe_b64encode(hashlib.sha256(b"a-different-secret-key").digest())
+            third = Server(same_db_as=first, env={
+                "SECRET_KEY": None, "WFREG_FERNET_KEYS": new.decode() + "," + old.decode()})
+            try:
+                third.start()
+                token = third.login(ADMIN, ADMIN_PASSWORD)
+                status, _, obj = third.json("GET", ENGINES + "/keyed", token=token)
+                self.assertEqual((status, obj.get("key_status")), (200, "ok"), obj)
+                self.assertEqual(third.stop()[0], 0)
+            finally:
+                third.close()
+        finally:
+            first.close()
+
+
 if __name__ == "__main__":
     harness.main()
