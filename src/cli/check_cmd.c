@@ -76,7 +76,7 @@ static bool check_database(check_state *st)
     wf_cli *c = st->c;
     wf_err err;
     wf_err_init(&err);
-    if (wf_cli_open_store(c, false, &err) < 0) {
+    if (wf_cli_open_store_existing(c, &err) < 0) { /* a check creates nothing */
         line(st, "database", "FAIL", "%s", err.msg);
         line(st, "schema", "skip", "no database");
         return false;

@@ -51,6 +51,9 @@ int wf_cli_usage_error(wf_cli *c, const char *fmt, ...) __attribute__((format(pr
 /* Opens the database of DATABASE_URL and checks that its schema is at head (a clear
  * "run wfreg migrate up" otherwise). */
 int wf_cli_open_store(wf_cli *c, bool require_head, wf_err *err);
+/* Opens the database for a command that only looks at it: never creates it (nor its
+ * folder), never changes its journal mode; a missing one is WF_ERR_NOT_FOUND. */
+int wf_cli_open_store_existing(wf_cli *c, wf_err *err);
 int wf_cli_open_keyring(wf_cli *c, wf_err *err);
 /* Opens store (at head) and keyring, reads the environment's engines and loads the
  * merged registry into c->registry. */

@@ -91,6 +91,13 @@ int wf_cli_open_store(wf_cli *c, bool require_head, wf_err *err)
     return 0;
 }
 
+int wf_cli_open_store_existing(wf_cli *c, wf_err *err)
+{
+    if (c->store)
+        return 0;
+    return wf_store_open_existing(c->config.database_url, &c->store, err);
+}
+
 int wf_cli_open_keyring(wf_cli *c, wf_err *err)
 {
     if (c->keyring)

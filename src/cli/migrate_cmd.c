@@ -46,7 +46,7 @@ static int cmd_status(wf_cli *c, int argc, char **argv)
     wf_migration_state *st = NULL;
     size_t n = 0;
     char cur[32] = "";
-    int rc = wf_cli_open_store(c, false, &err);
+    int rc = wf_cli_open_store_existing(c, &err);
     if (rc == 0)
         rc = wf_migrate_status(c->store, &st, &n, &err);
     if (rc == 0)
@@ -97,9 +97,10 @@ static int cmd_up(wf_cli *c, int argc, char **argv)
     const char *target = optind < argc ? argv[optind] : NULL;
     wf_err err;
     wf_err_init(&err);
-    int rc = wf_cli_open_store(c, false, &err);
+    /* --sql only reads: it must not create the database it prints the SQL for */
+    int rc = sql ? wf_cli_open_store_existing(c, &err) : wf_cli_open_store(c, false, &err);
     if (rc < 0)
-        return wf_cli_fail(c, rc, &err, "migrate up");
+        return wf_cli_fail(c, rc, &err, sql ? "migrate up --sql" : "migrate up");
     if (sql) {
         wf_buf out = WF_BUF_INIT;
         rc = wf_migrate_up_sql(c->store, target, &out, &err);
@@ -159,7 +160,7 @@ static int cmd_verify(wf_cli *c, int argc, char **argv)
     wf_err err;
     wf_err_init(&err);
     wf_buf report = WF_BUF_INIT;
-    int rc = wf_cli_open_store(c, false, &err);
+    int rc = wf_cli_open_store_existing(c, &err);
     if (rc < 0)
         return wf_cli_fail(c, rc, &err, "migrate verify");
     rc = wf_migrate_verify(c->store, &report, &err);

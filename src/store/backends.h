@@ -7,8 +7,10 @@
 
 #include "store.h"
 
-/* Opens (creating when missing) the SQLite database at path, ":memory:" for a private
- * in-memory one. The folder of path is created when missing. */
-int wf_sqlite_open(const char *path, wf_store **out, wf_err *err);
+/* Opens the SQLite database at path, ":memory:" for a private in-memory one. With
+ * create, a missing file (and its folder) is created and the file switched to WAL;
+ * without, a missing file is WF_ERR_NOT_FOUND "no database at PATH (run wfreg migrate
+ * up)" and the journal mode is left as it is. */
+int wf_sqlite_open(const char *path, bool create, wf_store **out, wf_err *err);
 
 #endif

@@ -1267,10 +1267,10 @@ static int set_wal(wf_sqlite *q, wf_err *err)
     }
 }
 
-static int apply_pragmas(wf_sqlite *q, bool is_memory, wf_err *err)
+static int apply_pragmas(wf_sqlite *q, bool keep_journal_mode, wf_err *err)
 {
     int rc = 0;
-    if (!is_memory)
+    if (!keep_journal_mode)
         rc = set_wal(q, err);
     if (rc == 0)
         rc = run(q, "PRAGMA foreign_keys=ON", err);
@@ -1279,24 +1279,28 @@ static int apply_pragmas(wf_sqlite *q, bool is_memory, wf_err *err)
     return rc;
 }
 
-int wf_sqlite_open(const char *path, wf_store **out, wf_err *err)
+int wf_sqlite_open(const char *path, bool create, wf_store **out, wf_err *err)
 {
     bool is_memory = !strcmp(path, ":memory:");
     wf_sqlite *q = NULL;
+    struct stat sb;
     int rc = 0;
     *out = NULL;
-    if (!is_memory) {
+    if (!is_memory && create) {
         if ((rc = make_parent_dirs(path, err)))
             goto done;
         create_private_file(path);
+    } else if (!is_memory && stat(path, &sb) != 0 && errno == ENOENT) {
+        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no database at %s (run wfreg migrate up)", path);
+        goto done;
     }
     if (!(q = calloc(1, sizeof *q))) {
         rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory");
         goto done;
     }
     q->base.ops = &sqlite_ops;
-    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-        SQLITE_OK) {
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    if (sqlite3_open_v2(path, &q->db, flags, NULL) != SQLITE_OK) {
         rc = wf_err_set(err, WF_ERR_DB, "sqlite: cannot open database '%s': %s", path,
                         q->db ? sqlite3_errmsg(q->db) : "out of memory");
         goto done;
@@ -1305,7 +1309,8 @@ int wf_sqlite_open(const char *path, wf_store **out, wf_err *err)
     /* first of all: switching a new file to WAL takes a write lock, and a second process
      * opening the same new file at that moment must wait for it, not fail at once */
     sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
-    rc = apply_pragmas(q, is_memory, err);
+    /* an existing database is only looked at: its journal mode is left as it is */
+    rc = apply_pragmas(q, is_memory || !create, err);
 done:
     if (rc) {
         if (q)

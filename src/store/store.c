@@ -32,7 +32,7 @@ static const char *sqlite_path(const char *url)
     return p;
 }
 
-int wf_store_open(const char *database_url, wf_store **out, wf_err *err)
+static int open_url(const char *database_url, bool create, wf_store **out, wf_err *err)
 {
     *out = NULL;
     if (!database_url || !database_url[0])
@@ -42,7 +42,7 @@ int wf_store_open(const char *database_url, wf_store **out, wf_err *err)
         if (!path || !path[0])
             return wf_err_set(err, WF_ERR_INVALID,
                               "DATABASE_URL: sqlite: must be followed by a file path");
-        return wf_sqlite_open(path, out, err);
+        return wf_sqlite_open(path, create, out, err);
     }
     if (has_prefix(database_url, "postgresql://") || has_prefix(database_url, "postgres://") ||
         has_prefix(database_url, "postgresql+"))
@@ -51,6 +51,16 @@ int wf_store_open(const char *database_url, wf_store **out, wf_err *err)
                           "backend); use sqlite:PATH");
     return wf_err_set(err, WF_ERR_INVALID,
                       "DATABASE_URL: must start with sqlite: or postgresql://");
+}
+
+int wf_store_open(const char *database_url, wf_store **out, wf_err *err)
+{
+    return open_url(database_url, true, out, err);
+}
+
+int wf_store_open_existing(const char *database_url, wf_store **out, wf_err *err)
+{
+    return open_url(database_url, false, out, err);
 }
 
 void wf_store_close(wf_store *s)

@@ -131,6 +131,10 @@ struct wf_store {
  * answered with a clear "not yet supported" WF_ERR_DB until that backend exists.
  * Messages never contain a password. Does not migrate. */
 int wf_store_open(const char *database_url, wf_store **out, wf_err *err);
+/* The same for commands that only look (migrate status, verify, up --sql, check): a
+ * missing database is WF_ERR_NOT_FOUND "no database at PATH (run wfreg migrate up)",
+ * nothing is created, and the journal mode is left as it is. */
+int wf_store_open_existing(const char *database_url, wf_store **out, wf_err *err);
 void wf_store_close(wf_store *s); /* accepts NULL */
 const char *wf_store_dialect(const wf_store *s);
 

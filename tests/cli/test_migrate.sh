@@ -20,6 +20,23 @@ run engines list
 expect_code 3 "engines on an unmigrated database"
 expect_err "wfreg migrate up" "an unmigrated database says what to run"
 
+# Commands that only look create nothing: no file, no folder, no WAL switch.
+for cmd in "migrate status" "migrate verify" "migrate up --sql"; do
+  DATABASE_URL="sqlite:$TMP/none/sub/x.db" run $cmd
+  expect_code 1 "$cmd without a database"
+  expect_err "no database at $TMP/none/sub/x.db (run wfreg migrate up)" "$cmd says there is none"
+done
+DATABASE_URL="sqlite:$TMP/none/sub/x.db" run check
+expect_code 1 "check without a database"
+expect_out "no database at $TMP/none/sub/x.db (run wfreg migrate up)" "check says there is none"
+if [ -e "$TMP/none" ]; then bad "nothing was created"; else ok; fi
+# An existing database in rollback-journal mode stays in it.
+sqlite3 "$TMP/journal.db" "PRAGMA journal_mode=DELETE; CREATE TABLE t (x)" >/dev/null
+for cmd in "migrate status" "migrate verify" "migrate up --sql" "check"; do
+  DATABASE_URL="sqlite:$TMP/journal.db" run $cmd
+done
+expect_eq "$(sqlite3 "$TMP/journal.db" "PRAGMA journal_mode")" "delete" "looking does not switch a database to WAL"
+
 run migrate status
 expect_code 0 "status on a fresh database"
 expect_out "pending" "fresh migrations are pending"
