@@ -41,6 +41,7 @@ static const char VERSION_TABLE_DDL[] =
 static const char *const app_users_columns[] = {"id",     "username",   "password_hash", "role",
                                                 "active", "created_at", "updated_at",    NULL};
 static const char *const app_users_indexes[] = {"ix_app_users_username", NULL};
+static const char *const app_users_unique[] = {"ix_app_users_username", NULL};
 
 static const char *const workflow_engines_columns[] = {
     "id",         "name",       "engine_type", "api_url", "api_key_encrypted", "active", "config",
@@ -48,6 +49,7 @@ static const char *const workflow_engines_columns[] = {
 static const char *const workflow_engines_indexes[] = {
     "ix_workflow_engines_id", "ix_workflow_engines_name", "ix_workflow_engines_engine_type",
     "ix_workflow_engines_active", NULL};
+static const char *const workflow_engines_unique[] = {"ix_workflow_engines_name", NULL};
 
 static const char *const api_tokens_columns[] = {
     "id", "user_id", "kind", "label", "token_hash", "created_at", "expires_at", "revoked_at", NULL};
@@ -57,17 +59,20 @@ static const char *const audit_log_columns[] = {
     "id", "created_at", "actor_id", "actor", "action", "engine_id", "engine_name", "fields", NULL};
 static const char *const audit_log_indexes[] = {"ix_audit_log_engine_id",
                                                 "ix_audit_log_engine_name", NULL};
+static const char *const none[] = {NULL};
 
 static const struct expected_table {
     const char *version; /* the migration that creates the table */
     const char *table;
     const char *const *columns;
     const char *const *indexes;
+    const char *const *unique; /* those of indexes that must be UNIQUE */
 } expected_tables[] = {
-    {"0001", "app_users", app_users_columns, app_users_indexes},
-    {"0002", "workflow_engines", workflow_engines_columns, workflow_engines_indexes},
-    {"0003", "api_tokens", api_tokens_columns, api_tokens_indexes},
-    {"0003", "audit_log", audit_log_columns, audit_log_indexes},
+    {"0001", "app_users", app_users_columns, app_users_indexes, app_users_unique},
+    {"0002", "workflow_engines", workflow_engines_columns, workflow_engines_indexes,
+     workflow_engines_unique},
+    {"0003", "api_tokens", api_tokens_columns, api_tokens_indexes, none},
+    {"0003", "audit_log", audit_log_columns, audit_log_indexes, none},
 };
 
 #define ENGINES_TABLE "workflow_engines"
@@ -650,20 +655,45 @@ static void verify_versions(const plan *p, report *r)
     check(r, at_head, "schema version %s head %s", at_head ? "at" : "not at", head);
 }
 
-static bool contains(char **names, size_t n, const char *name)
+static bool contains(char *const *names, size_t n, const char *name)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n && name; i++) {
         if (!strcmp(names[i], name))
             return true;
     }
     return false;
 }
 
+static bool listed(const char *const *list, const char *name)
+{
+    for (size_t i = 0; list[i]; i++) {
+        if (!strcmp(list[i], name))
+            return true;
+    }
+    return false;
+}
+
+/* Each expected index: present, and UNIQUE where the migration makes it so (an index of
+ * that name made by hand without UNIQUE would let two engines share a name). */
+static void verify_indexes(const struct expected_table *t, char **idx, size_t nidx, char **uniq,
+                           size_t nuniq, report *r)
+{
+    for (size_t i = 0; t->indexes[i]; i++) {
+        const char *name = t->indexes[i];
+        bool present = contains(idx, nidx, name);
+        check(r, present, "index %s%s", name, present ? "" : " missing");
+        if (present && listed(t->unique, name)) {
+            bool unique = contains(uniq, nuniq, name);
+            check(r, unique, "index %s %s", name, unique ? "is UNIQUE" : "is not UNIQUE");
+        }
+    }
+}
+
 static int verify_table(wf_store *s, const struct expected_table *t, report *r, wf_err *err)
 {
     bool exists = false;
-    char **cols = NULL, **idx = NULL;
-    size_t ncols = 0, nidx = 0;
+    char **cols = NULL, **idx = NULL, **uniq = NULL;
+    size_t ncols = 0, nidx = 0, nuniq = 0;
     int rc = wf_store_table_exists(s, t->table, &exists, err);
     if (rc)
         goto done;
@@ -671,19 +701,18 @@ static int verify_table(wf_store *s, const struct expected_table *t, report *r, 
     if (!exists)
         goto done;
     if ((rc = wf_store_table_columns(s, t->table, &cols, &ncols, err)) ||
-        (rc = wf_store_table_indexes(s, t->table, &idx, &nidx, err)))
+        (rc = wf_store_table_indexes(s, t->table, &idx, &nidx, err)) ||
+        (rc = wf_store_table_unique_indexes(s, t->table, &uniq, &nuniq, err)))
         goto done;
     for (size_t i = 0; t->columns[i]; i++) {
         bool ok = contains(cols, ncols, t->columns[i]);
         check(r, ok, "column %s.%s%s", t->table, t->columns[i], ok ? "" : " missing");
     }
-    for (size_t i = 0; t->indexes[i]; i++) {
-        bool ok = contains(idx, nidx, t->indexes[i]);
-        check(r, ok, "index %s%s", t->indexes[i], ok ? "" : " missing");
-    }
+    verify_indexes(t, idx, nidx, uniq, nuniq, r);
 done:
     wf_strv_free(cols, ncols);
     wf_strv_free(idx, nidx);
+    wf_strv_free(uniq, nuniq);
     return rc;
 }
 

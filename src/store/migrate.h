@@ -56,8 +56,10 @@ int wf_migrate_up_sql(wf_store *s, const char *target, wf_buf *out, wf_err *err)
  * WF_ERR_CONFLICT to drop workflow_engines while it holds rows unless force. */
 int wf_migrate_down(wf_store *s, const char *target, bool force, size_t *nreverted, wf_err *err);
 /* Checks the version (at head, checksums match), the tables, their columns and the
- * indexes against what the migrations create. Appends one line per check to report
- * ("ok   table workflow_engines", "FAIL index ix_workflow_engines_active missing").
+ * indexes (the unique ones UNIQUE) against what the migrations create. Appends one line
+ * per check to report ("ok   table workflow_engines", "FAIL index
+ * ix_workflow_engines_active missing", "FAIL index ix_workflow_engines_name is not
+ * UNIQUE").
  * Returns 0 when all pass, WF_ERR_DB when any fails. */
 int wf_migrate_verify(wf_store *s, wf_buf *report, wf_err *err);
 

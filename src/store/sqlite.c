@@ -644,6 +644,14 @@ static int sq_table_indexes(wf_store *s, const char *table, char ***names, size_
                          "sqlite_autoindex_", names, n, err);
 }
 
+static int sq_table_unique_indexes(wf_store *s, const char *table, char ***names, size_t *n,
+                                   wf_err *err)
+{
+    return collect_names(sq(s),
+                         "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" ORDER BY name",
+                         table, "sqlite_autoindex_", names, n, err);
+}
+
 /* ---- the migrations table ------------------------------------------------------------ */
 
 static int read_migration_rows(wf_sqlite *q, sqlite3_stmt *st, wf_migration_row **rows, size_t *n,
@@ -1193,6 +1201,7 @@ static const wf_store_ops sqlite_ops = {
     .table_exists = sq_table_exists,
     .table_columns = sq_table_columns,
     .table_indexes = sq_table_indexes,
+    .table_unique_indexes = sq_table_unique_indexes,
     .migrations_applied = sq_migrations_applied,
     .migration_record = sq_migration_record,
     .migration_forget = sq_migration_forget,

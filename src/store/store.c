@@ -152,6 +152,12 @@ int wf_store_table_indexes(wf_store *s, const char *table, char ***names, size_t
     return WF_STORE_CALL(s, table_indexes, err, table, names, n, err);
 }
 
+int wf_store_table_unique_indexes(wf_store *s, const char *table, char ***names, size_t *n,
+                                  wf_err *err)
+{
+    return WF_STORE_CALL(s, table_unique_indexes, err, table, names, n, err);
+}
+
 int wf_store_migrations_applied(wf_store *s, wf_migration_row **rows, size_t *n, wf_err *err)
 {
     return WF_STORE_CALL(s, migrations_applied, err, rows, n, err);

@@ -100,6 +100,8 @@ typedef struct wf_store_ops {
     int (*table_exists)(wf_store *s, const char *table, bool *exists, wf_err *err);
     int (*table_columns)(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err);
     int (*table_indexes)(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err);
+    int (*table_unique_indexes)(wf_store *s, const char *table, char ***names, size_t *n,
+                                wf_err *err);
     int (*migrations_applied)(wf_store *s, wf_migration_row **rows, size_t *n, wf_err *err);
     int (*migration_record)(wf_store *s, const char *version, const char *name,
                             const char *checksum, wf_err *err);
@@ -166,6 +168,9 @@ int wf_store_table_exists(wf_store *s, const char *table, bool *exists, wf_err *
 /* Names, in table order / any order; free with wf_strv_free. */
 int wf_store_table_columns(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err);
 int wf_store_table_indexes(wf_store *s, const char *table, char ***names, size_t *n, wf_err *err);
+/* The named indexes of the table that are UNIQUE (a subset of table_indexes). */
+int wf_store_table_unique_indexes(wf_store *s, const char *table, char ***names, size_t *n,
+                                  wf_err *err);
 void wf_strv_free(char **v, size_t n);
 
 int wf_store_migrations_applied(wf_store *s, wf_migration_row **rows, size_t *n, wf_err *err);

@@ -88,6 +88,16 @@ run migrate verify
 expect_code 1 "verify catches a missing index"
 expect_out "ix_workflow_engines_active" "verify names the missing index"
 sql "CREATE INDEX ix_workflow_engines_active ON workflow_engines(active)"
+# The name index by its name, but made by hand without UNIQUE.
+sql "DROP INDEX ix_workflow_engines_name; CREATE INDEX ix_workflow_engines_name ON workflow_engines(name)"
+run migrate verify
+expect_code 1 "verify catches a name index that is not unique"
+expect_out "FAIL index ix_workflow_engines_name is not UNIQUE" "verify says the index is not unique"
+sql "DROP INDEX ix_workflow_engines_name; CREATE UNIQUE INDEX ix_workflow_engines_name ON workflow_engines(name)"
+run migrate verify
+expect_code 0 "verify accepts the unique index again"
+expect_out "ok   index ix_workflow_engines_name is UNIQUE" "verify says it checked uniqueness"
+expect_out "ok   index ix_app_users_username is UNIQUE" "the username index is checked too"
 
 run_in "k-123456" engines add one --type n8n --url http://127.0.0.1:5678 --api-key-stdin
 expect_code 0 "add an engine"
