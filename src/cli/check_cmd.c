@@ -82,11 +82,19 @@ static bool check_database(check_state *st)
         return false;
     }
     line(st, "database", "ok", "reachable (%s)", wf_store_dialect(c->store));
-    char cur[32] = "";
+    char cur[32] = "", bad[WF_MIGRATE_LABEL_MAX] = "";
     bool at_head = false;
     if (wf_migrate_current(c->store, cur, &err) < 0 ||
-        wf_migrate_is_at_head(c->store, &at_head, &err) < 0) {
+        wf_migrate_is_at_head(c->store, &at_head, &err) < 0 ||
+        (!at_head && wf_migrate_find_mismatch(c->store, bad, &err) < 0)) {
         line(st, "schema", "FAIL", "%s", err.msg);
+        return false;
+    }
+    if (!at_head && bad[0]) {
+        line(st, "schema", "FAIL",
+             "checksum mismatch: migration %s was applied with a different script (see "
+             "'wfreg migrate verify')",
+             bad);
         return false;
     }
     if (!at_head) {

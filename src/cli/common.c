@@ -82,7 +82,14 @@ int wf_cli_open_store(wf_cli *c, bool require_head, wf_err *err)
     if ((rc = wf_migrate_is_at_head(c->store, &at_head, err)) < 0)
         return rc;
     if (!at_head) {
-        char cur[32] = "";
+        char cur[32] = "", bad[WF_MIGRATE_LABEL_MAX] = "";
+        wf_migrate_find_mismatch(c->store, bad, NULL);
+        if (bad[0]) /* `migrate up` would refuse: say what is really wrong */
+            return wf_err_set(err, WF_ERR_DB,
+                              "the database schema does not match this wfreg: migration %s "
+                              "was applied with a different script (checksum mismatch; see "
+                              "'wfreg migrate verify')",
+                              bad);
         wf_migrate_current(c->store, cur, NULL);
         return wf_err_set(err, WF_ERR_DB,
                           "the database schema is at %s, not at %s: run 'wfreg migrate up'",

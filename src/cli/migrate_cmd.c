@@ -4,6 +4,7 @@
  * verify, roll back) as wfreg does them.
  */
 #include "cli.h"
+#include "core/text.h"
 #include "store/migrate.h"
 
 #include <stdlib.h>
@@ -30,6 +31,33 @@ static const char *state_word(const wf_migration_state *m)
     return m->checksum_matches ? "applied" : "applied, CHECKSUM MISMATCH";
 }
 
+/* status --json. Versions and names of unknown rows, and applied_at, come from the
+ * database: wf_text_json, and any failure is an error rather than a missing entry. */
+static int print_status_json(wf_cli *c, const wf_migration_state *st, size_t n, const char *cur,
+                             bool at_head, const char *bad, wf_err *err)
+{
+    json_t *arr = json_array(), *doc = NULL;
+    bool failed = !arr;
+    for (size_t i = 0; !failed && i < n; i++) {
+        json_t *m =
+            json_pack("{s:o, s:o, s:b, s:b, s:b, s:o}", "version", wf_text_json(st[i].version),
+                      "name", wf_text_json(st[i].name), "applied", st[i].is_applied, "known",
+                      st[i].is_known, "checksum_ok", st[i].checksum_matches, "applied_at",
+                      wf_text_json(st[i].applied_at[0] ? st[i].applied_at : NULL));
+        failed = json_array_append_new(arr, m) < 0;
+    }
+    if (!failed)
+        doc = json_pack("{s:o, s:s, s:b, s:s?, s:O}", "current", wf_text_json(cur[0] ? cur : NULL),
+                        "head", wf_migrate_head(), "at_head", at_head, "checksum_mismatch",
+                        bad[0] ? bad : NULL, "migrations", arr);
+    json_decref(arr);
+    if (!doc)
+        return wf_err_set(err, WF_ERR_NOMEM, "out of memory building the JSON output");
+    wf_cli_print_json(c, doc);
+    json_decref(doc);
+    return 0;
+}
+
 static int cmd_status(wf_cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
@@ -45,27 +73,27 @@ static int cmd_status(wf_cli *c, int argc, char **argv)
     wf_err_init(&err);
     wf_migration_state *st = NULL;
     size_t n = 0;
-    char cur[32] = "";
+    char cur[32] = "", bad[WF_MIGRATE_LABEL_MAX] = "";
+    bool at_head = false; /* every migration applied, each with its own script */
     int rc = wf_cli_open_store_existing(c, &err);
     if (rc == 0)
         rc = wf_migrate_status(c->store, &st, &n, &err);
     if (rc == 0)
         rc = wf_migrate_current(c->store, cur, &err);
-    if (rc < 0)
+    if (rc == 0)
+        rc = wf_migrate_is_at_head(c->store, &at_head, &err);
+    if (rc == 0 && !at_head)
+        rc = wf_migrate_find_mismatch(c->store, bad, &err);
+    if (rc < 0) {
+        free(st);
         return wf_cli_fail(c, rc, &err, "migrate status");
-    bool at_head = !strcmp(cur, wf_migrate_head());
+    }
     if (c->json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(
-                arr, json_pack("{s:s, s:s, s:b, s:b, s:b, s:s?}", "version", st[i].version, "name",
-                               st[i].name, "applied", st[i].is_applied, "known", st[i].is_known,
-                               "checksum_ok", st[i].checksum_matches, "applied_at",
-                               st[i].applied_at[0] ? st[i].applied_at : NULL));
-        json_t *doc = json_pack("{s:s?, s:s, s:b, s:o}", "current", cur[0] ? cur : NULL, "head",
-                                wf_migrate_head(), "at_head", at_head, "migrations", arr);
-        wf_cli_print_json(c, doc);
-        json_decref(doc);
+        rc = print_status_json(c, st, n, cur, at_head, bad, &err);
+        if (rc < 0) {
+            free(st);
+            return wf_cli_fail(c, rc, &err, "migrate status");
+        }
     } else {
         wf_table t;
         wf_table_init(&t, 4);
@@ -75,8 +103,14 @@ static int cmd_status(wf_cli *c, int argc, char **argv)
                          st[i].applied_at[0] ? st[i].applied_at : "-");
         wf_table_print(&t, c->out);
         wf_table_free(&t);
-        fprintf(c->out, "\ncurrent: %s   head: %s   %s\n", cur[0] ? cur : "none", wf_migrate_head(),
-                at_head ? "(up to date)" : "(run 'wfreg migrate up')");
+        fprintf(c->out, "\ncurrent: %s   head: %s   ", cur[0] ? cur : "none", wf_migrate_head());
+        if (at_head)
+            fprintf(c->out, "(up to date)\n");
+        else if (bad[0])
+            fprintf(c->out,
+                    "(checksum mismatch: migration %s was applied with a different script)\n", bad);
+        else
+            fprintf(c->out, "(run 'wfreg migrate up')\n");
     }
     free(st);
     return WF_EXIT_OK;

@@ -362,6 +362,20 @@ int wf_migrate_current(wf_store *s, char out[32], wf_err *err)
     return rc;
 }
 
+int wf_migrate_find_mismatch(wf_store *s, char out[WF_MIGRATE_LABEL_MAX], wf_err *err)
+{
+    plan p;
+    out[0] = '\0';
+    int rc = plan_load(s, &p, err);
+    for (size_t i = 0; rc == 0 && i < p.n && !out[0]; i++) {
+        const wf_migration_row *row = plan_row(&p, p.list[i].version);
+        if (row && !checksum_matches(&p, &p.list[i], row))
+            snprintf(out, WF_MIGRATE_LABEL_MAX, "%s (%s)", p.list[i].version, p.list[i].name);
+    }
+    plan_free(&p);
+    return rc;
+}
+
 int wf_migrate_is_at_head(wf_store *s, bool *at_head, wf_err *err)
 {
     plan p;

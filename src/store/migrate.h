@@ -44,6 +44,11 @@ int wf_migrate_status(wf_store *s, wf_migration_state **out, size_t *n, wf_err *
 int wf_migrate_current(wf_store *s, char out[32], wf_err *err);
 /* True when every embedded migration is applied with a matching checksum. */
 int wf_migrate_is_at_head(wf_store *s, bool *at_head, wf_err *err);
+/* The first applied migration whose script differs from the embedded one (a checksum
+ * mismatch: the schema is not at head although the version says so), as
+ * "0002 (workflow_engines)"; "" when there is none. */
+#define WF_MIGRATE_LABEL_MAX 96
+int wf_migrate_find_mismatch(wf_store *s, char out[WF_MIGRATE_LABEL_MAX], wf_err *err);
 
 /* Applies every pending migration up to target (NULL: head), each in its own
  * transaction with its version row. Refuses (WF_ERR_DB, naming the version) when an

@@ -133,4 +133,25 @@ expect_eq "$(json_get "$OUT" '$.current')" "0001" "up stopped at the target"
 run migrate up 9999
 expect_code 1 "up to an unknown revision"
 
+# At head by version, but an applied script was edited: every command says so, none
+# says "up to date" or "at 0003, not at 0003".
+export DATABASE_URL="sqlite:$TMP/edited.db"
+run migrate up
+sqlite3 "$TMP/edited.db" "UPDATE wfreg_migrations SET checksum='0000' WHERE version='0002'"
+run migrate status
+expect_code 0 "status with a checksum mismatch"
+expect_none "up to date" "status does not say up to date"
+expect_out "checksum mismatch: migration 0002 (workflow_engines)" "status says why it is not at head"
+run migrate status --json
+expect_eq "$(json_get "$OUT" '$.at_head')" "0" "status --json: not at head"
+expect_eq "$(json_get "$OUT" '$.checksum_mismatch')" "0002 (workflow_engines)" "status --json names the mismatch"
+run engines list
+expect_code 3 "engines list with a checksum mismatch"
+expect_err "migration 0002 (workflow_engines) was applied with a different script (checksum mismatch" "engines list says checksum mismatch"
+expect_none "not at 0003" "no 'at 0003, not at 0003'"
+run check
+expect_code 1 "check with a checksum mismatch"
+expect_out "checksum mismatch: migration 0002 (workflow_engines)" "check says checksum mismatch"
+expect_none "head is 0003: run" "check does not send to migrate up"
+
 finish
