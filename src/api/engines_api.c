@@ -138,20 +138,12 @@ void wf_handle_engine_get(wf_req *r)
 /* The body's members, checked for type, as a patch. Unknown members are errors.
  * config_text receives the compact text of "config" (caller frees). */
 static int body_to_patch(json_t *body, bool is_create, wf_engine_patch *p, char **config_text,
-                         wf_err *err)
+                         json_t **extra, wf_err *err)
 {
     static const char *const known[] = {"name",    "engine_type", "api_url",
                                         "api_key", "active",      "config"};
-    const char *k;
     json_t *v;
-    json_object_foreach(body, k, v)
-    {
-        bool ok = false;
-        for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-            ok |= !strcmp(k, known[i]);
-        if (!ok)
-            wf_err_field(err, k, "extra_forbidden", "unknown field");
-    }
+    *extra = wf_unknown_members(body, known, sizeof known / sizeof known[0]);
     static const char *const strings[] = {"name", "engine_type", "api_url"};
     const char **dst[] = {&p->name, &p->engine_type, &p->api_url};
     for (size_t i = 0; i < 3; i++) {
@@ -187,7 +179,7 @@ static int body_to_patch(json_t *body, bool is_create, wf_engine_patch *p, char 
                          is_create ? "" : " or null (to remove the key)");
         }
     }
-    return err->code ? WF_ERR_INVALID : 0;
+    return err->code || *extra ? WF_ERR_INVALID : 0;
 }
 
 /* Replies with the engine as the new snapshot has it (with its key status). */
@@ -242,12 +234,13 @@ static void write_engine(wf_req *r, bool is_create)
     wf_err_init(&err);
     wf_actor actor = {r->who.user_id, r->who.username};
     wf_api *api = r->w->api;
-    int rc = body_to_patch(body, is_create, &p, &config, &err);
+    json_t *extra = NULL;
+    int rc = body_to_patch(body, is_create, &p, &config, &extra, &err);
     if (rc < 0) {
-        /* Type errors first; the rules still check the fields that had the right type, so
-         * that the client sees every problem in one answer. */
+        /* Unknown and mistyped fields first; the rules still check the fields that had
+         * the right type, so that the client sees every problem in one answer. */
         add_rule_errors(api, is_create ? NULL : r->params[0], &p, &err);
-        wf_reply_invalid(r, "body", &err);
+        wf_reply_invalid_with(r, "body", &err, extra);
         goto done;
     }
     pthread_mutex_lock(&api->write_lock);

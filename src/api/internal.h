@@ -31,7 +31,7 @@ typedef struct wf_auth wf_auth;       /* auth.c: the snapshot of usable tokens *
 typedef struct wf_metrics wf_metrics; /* metrics.c */
 typedef struct wf_limiter wf_limiter;
 typedef struct wf_engine_cache wf_engine_cache;
-    /* engine_cache.c */ /* auth.c: failed-login slow-down */
+/* engine_cache.c */ /* auth.c: failed-login slow-down */
 
 /* What every worker shares. Everything here is either immutable after start, atomic,
  * or guarded by its own lock (registry, auth, metrics, limiter). */
@@ -119,6 +119,11 @@ void wf_reply_detail(wf_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* 422 with one {"loc": [where, field...], "msg", "type"} entry per field error. */
 void wf_reply_invalid(wf_req *r, const char *where, const wf_err *err);
+/* The same, with extra detail entries first (stolen; may be NULL). */
+void wf_reply_invalid_with(wf_req *r, const char *where, const wf_err *err, json_t *extra);
+/* The members of body not in known, as 422 detail entries naming each key exactly as
+ * sent; NULL when there are none. */
+json_t *wf_unknown_members(json_t *body, const char *const *known, size_t nknown);
 /* Maps a WF_ERR_* code to its status and replies with err's message. */
 void wf_reply_error(wf_req *r, int rc, const wf_err *err);
 void wf_reply_empty(wf_req *r, int status);

@@ -26,6 +26,10 @@ static void common_headers(wf_req *r, const char *type)
     evhttp_add_header(h, "Cache-Control", "no-store");
     if (atomic_load(&r->w->api->stopping))
         evhttp_add_header(h, "Connection", "close");
+    /* libevent sends neither a body nor a length with an answer to CONNECT (it expects a
+     * tunnel to follow), which would leave the client waiting: say there is no body. */
+    if (evhttp_request_get_command(r->req) == EVHTTP_REQ_CONNECT)
+        evhttp_add_header(h, "Content-Length", "0");
 }
 
 static const char *reason(int status)
@@ -120,26 +124,53 @@ void wf_reply_detail(wf_req *r, int status, const char *fmt, ...)
     wf_reply_json(r, status, body ? body : json_pack("{s:s}", "detail", "invalid request"));
 }
 
-void wf_reply_invalid(wf_req *r, const char *where, const wf_err *err)
+json_t *wf_unknown_members(json_t *body, const char *const *known, size_t nknown)
 {
-    json_t *list = json_array();
+    json_t *extra = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(body, k, v)
+    {
+        bool ok = false;
+        for (size_t i = 0; i < nknown && !ok; i++)
+            ok = !strcmp(k, known[i]);
+        if (ok)
+            continue;
+        if (!extra)
+            extra = json_array();
+        /* the key exactly as sent: jansson has checked that it is UTF-8 */
+        json_array_append_new(extra, json_pack("{s:[s,s], s:s, s:s}", "loc", "body", k, "msg",
+                                               "unknown field", "type", "extra_forbidden"));
+    }
+    return extra;
+}
+
+void wf_reply_invalid_with(wf_req *r, const char *where, const wf_err *err, json_t *extra)
+{
+    json_t *list = extra ? extra : json_array();
     size_t n = err->nfields < WF_ERR_MAX_FIELDS ? err->nfields : WF_ERR_MAX_FIELDS;
     for (size_t i = 0; i < n; i++) {
         const wf_field_err *f = &err->fields[i];
         json_t *loc = json_pack("[s]", where);
-        /* "config.timeout_ms" -> ["body", "config", "timeout_ms"] */
-        char field[sizeof f->field];
-        memcpy(field, f->field, sizeof field);
-        char *save = NULL;
-        for (char *part = strtok_r(field, ".", &save); part; part = strtok_r(NULL, ".", &save))
-            json_array_append_new(loc, json_string(part));
+        /* our own nested names: "config.timeout_ms" -> ["body", "config", "timeout_ms"] */
+        if (!strncmp(f->field, "config.", 7)) {
+            json_array_append_new(loc, json_string("config"));
+            json_array_append_new(loc, json_string(f->field + 7));
+        } else {
+            json_array_append_new(loc, json_string(f->field));
+        }
         json_array_append_new(
             list, json_pack("{s:o, s:s, s:s}", "loc", loc, "msg", f->msg, "type", f->type));
     }
-    if (n == 0)
+    if (json_array_size(list) == 0)
         json_array_append_new(list, json_pack("{s:[s], s:s, s:s}", "loc", where, "msg", err->msg,
                                               "type", "value_error"));
     wf_reply_json(r, 422, json_pack("{s:o}", "detail", list));
+}
+
+void wf_reply_invalid(wf_req *r, const char *where, const wf_err *err)
+{
+    wf_reply_invalid_with(r, where, err, NULL);
 }
 
 void wf_reply_error(wf_req *r, int rc, const wf_err *err)

@@ -111,13 +111,8 @@ static bool read_credentials(wf_req *r, json_t *body, const char **user, const c
 {
     wf_err err;
     wf_err_init(&err);
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v)
-    {
-        if (strcmp(k, "username") && strcmp(k, "password"))
-            wf_err_field(&err, k, "extra_forbidden", "unknown field");
-    }
+    static const char *const known[] = {"username", "password"};
+    json_t *extra = wf_unknown_members(body, known, 2);
     json_t *u = json_object_get(body, "username"), *p = json_object_get(body, "password");
     if (!u)
         wf_err_field(&err, "username", "missing", "field required");
@@ -127,8 +122,8 @@ static bool read_credentials(wf_req *r, json_t *body, const char **user, const c
         wf_err_field(&err, "password", "missing", "field required");
     else if (!json_is_string(p))
         wf_err_field(&err, "password", "string_type", "must be a string");
-    if (err.code) {
-        wf_reply_invalid(r, "body", &err);
+    if (err.code || extra) {
+        wf_reply_invalid_with(r, "body", &err, extra);
         return false;
     }
     *user = json_string_value(u);

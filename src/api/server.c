@@ -49,6 +49,8 @@ static const char *method_name(enum evhttp_cmd_type cmd)
     case EVHTTP_REQ_PUT: return "PUT";
     case EVHTTP_REQ_HEAD: return "HEAD";
     case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_CONNECT: return "CONNECT";
+    case EVHTTP_REQ_TRACE: return "TRACE";
     default: return "OTHER";
     }
 }

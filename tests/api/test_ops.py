@@ -252,7 +252,8 @@ class AccessLog(ServerTestCase):
             self.assertIn(line, text)
 
     def test_413_is_in_the_access_log(self):
-        for size in (1024 * 1024 + 1, 3 * 1024 * 1024):
+        # (up to 2 MiB: beyond, libevent 2.1 refuses the body before any handler runs)
+        for size in (1024 * 1024 + 1, 2 * 1024 * 1024 - 100):
             start = self.server.quiet_mark()
             big = b'{"pad": "' + b"x" * size + b'"}'
             r = self.server.raw_request("POST", "/api/v1/engines", big, {
