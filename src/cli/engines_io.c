@@ -37,13 +37,13 @@ static int read_export_key(const char *path, wf_fernet_key *key, wf_err *err)
     wf_buf text;
     wf_buf_init_secret(&text);
     int rc = wf_cli_read_file(path, 4096, &text, err);
+    if (rc == 0 && !text.ptr)
+        wf_buf_puts(&text, ""); /* an empty file: a C string to trim and refuse */
     if (rc == 0) {
-        char *s = text.ptr ? text.ptr : (char *)"";
-        while (*s == ' ' || *s == '\n' || *s == '\r' || *s == '\t')
-            s++;
-        size_t n = strlen(s);
-        while (n && (s[n - 1] == ' ' || s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == '\t'))
-            s[--n] = '\0';
+        const char *s = text.ptr;
+        size_t n = text.len;
+        wf_text_trim(&s, &n);
+        text.ptr[(size_t)(s - text.ptr) + n] = '\0'; /* the buffer is ours to cut */
         rc = wf_fernet_key_decode(s, key, err);
         if (rc < 0)
             rc = wf_err_set(err, WF_ERR_KEY,
@@ -53,14 +53,6 @@ static int read_export_key(const char *path, wf_fernet_key *key, wf_err *err)
     }
     wf_buf_wipe(&text);
     return rc;
-}
-
-static void iso_now(char out[32])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
 /* The members of wf_engine_to_json that an export leaves out: they belong to the
@@ -213,8 +205,8 @@ int wf_cmd_engines_export(wf_cli *c, int argc, char **argv)
                         unreadable);
         goto done;
     }
-    char now[32];
-    iso_now(now);
+    char now[WF_TEXT_ISO_MAX];
+    wf_text_iso_time(time(NULL), -1, now);
     doc = json_pack("{s:s, s:i, s:s, s:o, s:O}", "format", EXPORT_FORMAT, "version", EXPORT_VERSION,
                     "exported_at", now, "key_wrapping",
                     with_keys ? json_string("fernet") : json_null(), "engines", arr);
@@ -453,9 +445,7 @@ static void plan_items(wf_cli *c, import_item *items, size_t n, wf_buf *report)
             continue;
         }
         if (it->patch.key_op == WF_KEYOP_SET && !wf_keyring_can_encrypt(c->keyring))
-            problem(report, i, it->name,
-                    "api_key: no encryption key is configured (set "
-                    "SECRET_KEY or WFREG_FERNET_KEYS)");
+            problem(report, i, it->name, "api_key: " WF_KEYRING_NO_KEY_MSG);
         it->action = !it->existing                     ? "create"
                      : patch_sets_anything(&it->patch) ? "update"
                                                        : "unchanged";

@@ -24,19 +24,22 @@ static const char *env_value(const char *name)
     return v && v[0] ? v : NULL;
 }
 
+/* Each key of the list, as the keyring reads it (blanks around an entry dropped). */
 static void register_fernet_keys(const char *keys)
 {
     wf_buf one = WF_BUF_INIT;
     wf_buf_init_secret(&one);
     for (const char *p = keys;; p++) {
-        if (*p == ',' || *p == '\0') {
-            wf_log_add_secret(wf_buf_cstr(&one));
-            wf_buf_clear(&one);
-            if (!*p)
-                break;
-        } else if (*p != ' ' && *p != '\t') {
-            wf_buf_putc(&one, *p);
-        }
+        size_t len = strcspn(p, ",");
+        const char *k = p;
+        size_t n = len;
+        wf_text_trim(&k, &n);
+        wf_buf_put(&one, k, n);
+        wf_log_add_secret(wf_buf_cstr(&one));
+        wf_buf_clear(&one);
+        p += len;
+        if (!*p)
+            break;
     }
     wf_buf_wipe(&one);
 }
@@ -146,8 +149,7 @@ static size_t url_password(const char *url, span *out, size_t *authority_end)
 static bool is_password_key(const char *start, const char *eq)
 {
     size_t n = (size_t)(eq - start);
-    while (n > 0 && is_space(start[n - 1]))
-        n--;
+    wf_text_trim(&start, &n);
     return (n == 8 && !strncasecmp(start, "password", 8)) ||
            (n == 11 && !strncasecmp(start, "sslpassword", 11));
 }

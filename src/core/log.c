@@ -125,15 +125,11 @@ static void redact(const char *msg, wf_buf *out)
     }
 }
 
-static void timestamp(char *out, size_t cap)
+static void timestamp(char out[WF_TEXT_ISO_MAX])
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, cap, "%s.%03ldZ", base, ts.tv_nsec / 1000000L);
+    wf_text_iso_time(ts.tv_sec, (int)(ts.tv_nsec / 1000000L), out);
 }
 
 void wf_log(wf_log_level level, const char *fmt, ...)
@@ -153,8 +149,8 @@ void wf_log(wf_log_level level, const char *fmt, ...)
     }
     va_end(ap2);
 
-    char ts[48];
-    timestamp(ts, sizeof ts);
+    char ts[WF_TEXT_ISO_MAX];
+    timestamp(ts);
 
     pthread_mutex_lock(&log_lock);
     if (level < log_level)

@@ -9,6 +9,7 @@
  * key by its position in the list, never by its value.
  */
 #include "keyring.h"
+#include "../core/text.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -20,7 +21,6 @@
 #define ORIGIN_LIST "WFREG_FERNET_KEYS"
 #define ORIGIN_SECRET "SECRET_KEY"
 #define ORIGIN_NONE "none"
-#define MSG_NO_KEY "no encryption key configured: set SECRET_KEY or WFREG_FERNET_KEYS"
 #define MSG_UNREADABLE "API key unreadable with the configured keys"
 
 struct wf_keyring {
@@ -55,23 +55,13 @@ void wf_keyring_derive(const char *secret_key, char out[WF_FERNET_KEY_B64_LEN + 
     wf_fernet_key_wipe(&key);
 }
 
-static int is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* Decodes one entry of the list, [p, p + n) with blanks around it. 0, or a WF_ERR_KEY
  * with the reason in *why ("is empty", "is not a valid Fernet key"). */
 static int decode_entry(const char *p, size_t n, wf_fernet_key *key, const char **why)
 {
     char text[WF_FERNET_KEY_B64_LEN + 1];
     int rc = 0;
-    while (n > 0 && is_blank(*p)) {
-        p++;
-        n--;
-    }
-    while (n > 0 && is_blank(p[n - 1]))
-        n--;
+    wf_text_trim(&p, &n);
     if (n == 0) {
         *why = "is empty";
         return WF_ERR_KEY;
@@ -182,7 +172,7 @@ int wf_keyring_encrypt(const wf_keyring *kr, const void *plain, size_t len, wf_b
                        wf_err *err)
 {
     if (!wf_keyring_can_encrypt(kr))
-        return wf_err_set(err, WF_ERR_KEY, MSG_NO_KEY);
+        return wf_err_set(err, WF_ERR_KEY, WF_KEYRING_NO_KEY_MSG);
     time_t now = time(NULL);
     if (now < 0)
         return wf_err_set(err, WF_ERR_INTERNAL, "the system clock is unreadable");

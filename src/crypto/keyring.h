@@ -19,6 +19,9 @@
 
 typedef struct wf_keyring wf_keyring;
 
+/* What every refusal to store a key for want of one says (keyring, write path, import). */
+#define WF_KEYRING_NO_KEY_MSG "no encryption key configured: set SECRET_KEY or WFREG_FERNET_KEYS"
+
 /* Builds a keyring. fernet_keys wins over secret_key when both are set (non-empty).
  * A malformed key in the list is WF_ERR_KEY naming its position ("WFREG_FERNET_KEYS:
  * key 2 is not a valid Fernet key"), never its value. Free with wf_keyring_free. */

@@ -17,9 +17,7 @@
 
 static const wf_actor default_actor = {0, "cli"};
 
-static const char no_key_msg[] =
-    "api_key: cannot store an API key: no encryption key is configured "
-    "(set SECRET_KEY or WFREG_FERNET_KEYS)";
+static const char no_key_msg[] = "api_key: cannot store an API key: " WF_KEYRING_NO_KEY_MSG;
 
 wf_key_status wf_writes_key_status(const wf_keyring *kr, const wf_engine *e, int *key_index)
 {
@@ -374,8 +372,7 @@ int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run, const
     memset(rep, 0, sizeof *rep);
     int rc = 0;
     if (!wf_keyring_can_encrypt(kr)) {
-        rc = wf_err_set(err, WF_ERR_KEY,
-                        "no encryption key is configured (set SECRET_KEY or WFREG_FERNET_KEYS)");
+        rc = wf_err_set(err, WF_ERR_KEY, "%s", WF_KEYRING_NO_KEY_MSG);
         goto done;
     }
     if (!dry_run) {

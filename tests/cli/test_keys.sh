@@ -77,5 +77,21 @@ expect_eq "$(sql "SELECT api_key_encrypted FROM workflow_engines WHERE name='b1'
 
 SECRET_KEY= WFREG_FERNET_KEYS= run keys rotate
 expect_code 3 "rotate without keys"
+# Without a key, every refusal says the same thing, in the same words.
+NOKEY="no encryption key configured: set SECRET_KEY or WFREG_FERNET_KEYS"
+expect_err "$NOKEY" "rotate without keys says why"
+SECRET_KEY= WFREG_FERNET_KEYS= run_in "k-0123456" engines add nokey --type n8n --url http://127.0.0.1:9 --api-key-stdin
+expect_code 3 "add with a key but no keyring"
+expect_err "api_key: cannot store an API key: $NOKEY" "add without keys says why"
+run keys generate
+printf '%s\n' "$OUT" > "$TMP/x.key"
+export DATABASE_URL="sqlite:$TMP/wrap.db"
+run migrate up
+SECRET_KEY=wrap-secret run_in "k-0123456" engines add w1 --type n8n --url http://127.0.0.1:9 --api-key-stdin
+SECRET_KEY=wrap-secret run engines export --with-keys --export-key-file "$TMP/x.key" -o "$TMP/wrapped.json"
+expect_code 0 "an export with a wrapped key"
+SECRET_KEY= WFREG_FERNET_KEYS= run engines import "$TMP/wrapped.json" --export-key-file "$TMP/x.key"
+expect_code 2 "import of wrapped keys without a keyring"
+expect_err "api_key: $NOKEY" "import without keys says why"
 
 finish
