@@ -335,13 +335,16 @@ static void check_keys(const wf_registry_source *src, wf_engine **db, size_t ndb
         wf_engine *e = db[i];
         if (!e)
             continue;
+        e->key_number = 0;
         if (!e->api_key_encrypted || !e->api_key_encrypted[0]) {
             e->key_status = WF_KEY_NONE;
             continue;
         }
         if (!src->key_status)
             continue;
-        e->key_status = src->key_status(src->ctx, e);
+        int index = -1;
+        e->key_status = src->key_status(src->ctx, e, &index);
+        e->key_number = e->key_status == WF_KEY_OK && index >= 0 ? index + 1 : 0;
         if (e->key_status == WF_KEY_UNREADABLE && log_startup)
             wf_error("Engine '%s': API key unreadable with the configured keys", e->name);
     }

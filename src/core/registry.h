@@ -54,12 +54,14 @@ void wf_registry_swap(wf_registry *r, wf_snapshot *snap);
 
 /* Where a load takes its engines from. load_db returns the database's records (owned by
  * the caller afterwards; free each and the array). key_status, when set, is asked for
- * each database engine that has a token. The environment records are borrowed and
- * copied. */
+ * each database engine that has a token, and sets *key_index to the key that opens it
+ * (0 = the first; it starts at -1): both are kept in the record (key_status,
+ * key_number), so that nobody decrypts the tokens again to report on them. The
+ * environment records are borrowed and copied. */
 typedef struct wf_registry_source {
     void *ctx;
     int (*load_db)(void *ctx, wf_engine ***out, size_t *n, wf_err *err);
-    wf_key_status (*key_status)(void *ctx, const wf_engine *e);
+    wf_key_status (*key_status)(void *ctx, const wf_engine *e, int *key_index);
     wf_engine *const *env;
     size_t nenv;
 } wf_registry_source;

@@ -54,6 +54,8 @@ typedef struct wf_engine {
     char *updated_at;
     wf_engine_source source;
     wf_key_status key_status;
+    int key_number;   /* which configured key opens the token (1 = the first); 0: none or
+                         not known. Set with key_status when the registry loads. */
     bool shadows_env; /* a database engine that hides an environment one */
 } wf_engine;
 

@@ -302,15 +302,17 @@ static int load_db(void *ctx, wf_engine ***out, size_t *n, wf_err *err)
 /* Opening a token is the costly part of a reload (a reload follows every write): an
  * engine whose token is the very one the previous snapshot already opened, under the
  * same keyring, keeps its status without being opened again. */
-static wf_key_status load_key_status(void *ctx, const wf_engine *e)
+static wf_key_status load_key_status(void *ctx, const wf_engine *e, int *key_index)
 {
     load_ctx *lc = ctx;
     const wf_engine *old = lc->prev ? wf_snapshot_find(lc->prev, e->name) : NULL;
     if (old && old->source == WF_SOURCE_DATABASE && old->api_key_encrypted &&
         e->api_key_encrypted && !strcmp(old->api_key_encrypted, e->api_key_encrypted) &&
-        (old->key_status == WF_KEY_OK || old->key_status == WF_KEY_UNREADABLE))
+        (old->key_status == WF_KEY_OK || old->key_status == WF_KEY_UNREADABLE)) {
+        *key_index = old->key_number - 1; /* kept with the status */
         return old->key_status;
-    return wf_writes_key_status(lc->keyring, e, NULL);
+    }
+    return wf_writes_key_status(lc->keyring, e, key_index);
 }
 
 int wf_writes_load_registry(wf_registry *r, wf_store *s, const wf_keyring *kr,

@@ -265,13 +265,18 @@ static int fake_load_db(void *ctx, wf_engine ***out, size_t *n, wf_err *err)
     return 0;
 }
 
-/* "bad" tokens are unreadable with the configured keys. */
-static wf_key_status fake_key_status(void *ctx, const wf_engine *e)
+/* "bad" tokens are unreadable with the configured keys; "good" ones open with the
+ * second key. */
+static wf_key_status fake_key_status(void *ctx, const wf_engine *e, int *key_index)
 {
     fake *f = ctx;
     f->key_calls++;
     assert_non_null(e->api_key_encrypted);
-    return strcmp(e->api_key_encrypted, "bad") ? WF_KEY_OK : WF_KEY_UNREADABLE;
+    assert_int_equal(*key_index, -1);
+    if (!strcmp(e->api_key_encrypted, "bad"))
+        return WF_KEY_UNREADABLE;
+    *key_index = 1;
+    return WF_KEY_OK;
 }
 
 typedef struct fixture {
@@ -343,6 +348,10 @@ static void test_registry_load(void **state)
     assert_int_equal(wf_snapshot_find(s, "stage")->key_status, WF_KEY_OK);
     assert_int_equal(wf_snapshot_find(s, "plain")->key_status, WF_KEY_NONE);
     assert_int_equal(fx.db.key_calls, 3); /* only engines with a token */
+    /* which key opens it is kept too, for keys check */
+    assert_int_equal(wf_snapshot_find(s, "stage")->key_number, 2);
+    assert_int_equal(wf_snapshot_find(s, "prod")->key_number, 0);
+    assert_int_equal(wf_snapshot_find(s, "plain")->key_number, 0);
     assert_true(wf_snapshot_find(s, "n8n-default")->shadows_env);
     assert_int_equal(wf_snapshot_find(s, "n8n-default")->source, WF_SOURCE_DATABASE);
     assert_string_equal(wf_snapshot_find_env(s, "n8n-default")->api_key_env, "env-key-0123");
