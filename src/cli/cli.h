@@ -67,8 +67,9 @@ int wf_cli_read_secret_prompt(const char *prompt, wf_buf *out, wf_err *err);
 /* Reads a whole file ("-": standard input) into out; at most max bytes. */
 int wf_cli_read_file(const char *path, size_t max, wf_buf *out, wf_err *err);
 
-/* Prints JSON, indented, with a newline. */
-void wf_cli_print_json(wf_cli *c, json_t *j);
+/* Prints JSON, indented, with a newline. WF_ERR_NOMEM (and nothing printed) when j is
+ * NULL or cannot be dumped: the caller fails, so that output is never silently lost. */
+int wf_cli_print_json(wf_cli *c, json_t *j);
 
 /* A table for people: columns sized to their widest cell. */
 typedef struct wf_table {

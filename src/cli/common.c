@@ -227,12 +227,14 @@ int wf_cli_read_file(const char *path, size_t max, wf_buf *out, wf_err *err)
     return rc;
 }
 
-void wf_cli_print_json(wf_cli *c, json_t *j)
+int wf_cli_print_json(wf_cli *c, json_t *j)
 {
     char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-    if (s)
-        fprintf(c->out, "%s\n", s);
+    if (!s)
+        return WF_ERR_NOMEM;
+    fprintf(c->out, "%s\n", s);
     free(s);
+    return 0;
 }
 
 void wf_table_init(wf_table *t, size_t ncols)

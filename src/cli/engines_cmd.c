@@ -143,14 +143,14 @@ static int cmd_list(wf_cli *c, int argc, char **argv)
                          wf_key_status_name(e->key_status), wf_engine_source_name(e->source),
                          e->api_url);
     }
+    if (c->json && !json_failed)
+        json_failed = wf_cli_print_json(c, arr) < 0;
+    else if (!c->json && t.nrows == 1)
+        fprintf(c->out, "No engines registered.\n");
+    else if (!c->json)
+        wf_table_print(&t, c->out);
     if (json_failed)
         wf_err_set(&err, WF_ERR_NOMEM, "out of memory building the JSON output");
-    else if (arr)
-        wf_cli_print_json(c, arr);
-    else if (t.nrows == 1)
-        fprintf(c->out, "No engines registered.\n");
-    else
-        wf_table_print(&t, c->out);
     wf_table_free(&t);
     json_decref(arr);
     wf_snapshot_unref(snap);
@@ -202,9 +202,7 @@ static int cmd_show(wf_cli *c, int argc, char **argv)
             json_decref(j);
             j = NULL;
         }
-        if (j) {
-            wf_cli_print_json(c, j);
-        } else {
+        if (wf_cli_print_json(c, j) < 0) {
             wf_err_set(&err, WF_ERR_NOMEM, "out of memory building the JSON output");
             code = wf_cli_fail(c, WF_ERR_NOMEM, &err, "engines show");
         }
@@ -298,12 +296,11 @@ static int report_written(wf_cli *c, const char *verb, const wf_engine *e, wf_er
 {
     if (c->json) {
         json_t *j = wf_engine_to_json(e);
-        if (j)
-            wf_cli_print_json(c, j);
+        int rc = wf_cli_print_json(c, j);
         json_decref(j);
-        return j ? 0
-                 : wf_err_set(err, WF_ERR_NOMEM,
-                              "written, but out of memory building the JSON output");
+        return rc == 0 ? 0
+                       : wf_err_set(err, WF_ERR_NOMEM,
+                                    "written, but out of memory building the JSON output");
     }
     /* an update may keep a legacy row's name, type or URL: made safe for the terminal */
     char *name = wf_text_escape_dup(e->name, 0), *type = wf_text_escape_dup(e->engine_type, 0);

@@ -90,6 +90,8 @@ static int cmd_check(wf_cli *c, int argc, char **argv)
             index >= 0 && e->source == WF_SOURCE_DATABASE ? json_integer(index + 1) : NULL);
         json_failed |= json_array_append_new(arr, row) < 0;
     }
+    if (!json_failed && c->json)
+        json_failed = wf_cli_print_json(c, arr) < 0;
     if (json_failed) {
         wf_err_set(&err, WF_ERR_NOMEM, "out of memory building the output");
         json_decref(arr);
@@ -97,9 +99,7 @@ static int cmd_check(wf_cli *c, int argc, char **argv)
         wf_snapshot_unref(snap);
         return wf_cli_fail(c, WF_ERR_NOMEM, &err, "keys check");
     }
-    if (c->json) {
-        wf_cli_print_json(c, arr);
-    } else {
+    if (!c->json) {
         wf_table_print(&t, c->out);
         fprintf(c->out, "\n%zu engine(s) with an API key, %zu unreadable; keys from %s (%zu)\n",
                 with_key, unreadable, wf_keyring_origin(c->keyring), wf_keyring_count(c->keyring));

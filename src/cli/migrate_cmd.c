@@ -51,11 +51,9 @@ static int print_status_json(wf_cli *c, const wf_migration_state *st, size_t n, 
                         "head", wf_migrate_head(), "at_head", at_head, "checksum_mismatch",
                         bad[0] ? bad : NULL, "migrations", arr);
     json_decref(arr);
-    if (!doc)
-        return wf_err_set(err, WF_ERR_NOMEM, "out of memory building the JSON output");
-    wf_cli_print_json(c, doc);
+    int rc = wf_cli_print_json(c, doc);
     json_decref(doc);
-    return 0;
+    return rc == 0 ? 0 : wf_err_set(err, WF_ERR_NOMEM, "out of memory building the JSON output");
 }
 
 static int cmd_status(wf_cli *c, int argc, char **argv)
