@@ -157,7 +157,10 @@ int wf_cmd_check(wf_cli *c, int argc, char **argv)
     if (argc > 1)
         return wf_cli_usage_error(c, "check: unexpected argument '%s'", argv[1]);
     check_state st = {c, false};
-    c->log_startup = true; /* the checklist's startup lines, at info (LOG_LEVEL=info) */
+    /* The checklist's startup lines are logged at info. Commands show only warnings and
+     * errors unless LOG_LEVEL is set, so here they appear with LOG_LEVEL=info (the
+     * unreadable-key lines, at error, always do); `wfreg serve` logs them by default. */
+    c->log_startup = true;
     check_config(&st);
     if (check_database(&st))
         check_engines(&st);

@@ -364,8 +364,8 @@ static void test_registry_load(void **state)
     const char *lines[] = {"Initializing workflow engine registry (multi-source)",
                            "Engine 'prod': API key unreadable with the configured keys",
                            "Loading workflow engines from environment variables",
-                           "Engine 'n8n-default' from the environment is shadowed by the "
-                           "database engine of the same name",
+                           ("Engine 'n8n-default' from the environment is shadowed by the "
+                            "database engine of the same name"), /* one line, split */
                            "Workflow registry initialized with 5 engines",
                            "Workflows : 4/5 engines enabled"};
     const char *at = log;

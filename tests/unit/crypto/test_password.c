@@ -97,8 +97,8 @@ static void test_garbage_never_matches(void **state)
         "pbkdf2_sha256$260000$salt$hash",
         /* costs a stored row must not be allowed to ask for */
         "$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
-        "$argon2id$v=19$m=65536,t=100000,p=1$c29tZXNhbHQ$"
-        "CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
+        ("$argon2id$v=19$m=65536,t=100000,p=1$c29tZXNhbHQ$"
+         "CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc"), /* one hash, split */
         "$argon2id$v=19$m=65536,t=2,p=255$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc",
         "$argon2id$v=19$m=99999999999999999999,t=2,p=1$c29tZXNhbHQ$CTFh",
     };
