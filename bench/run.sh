@@ -93,6 +93,9 @@ t = open(sys.argv[1]).read()
 def dur(s):
     v, u = re.match(r"([\d.]+)(us|ms|s)", s).groups()
     return float(v) * {"us": 0.001, "ms": 1, "s": 1000}[u]
+if not re.search(r"Requests/sec:", t) or not re.search(r"99%\s+\S+", t):
+    sys.stderr.write("wrk said:\n" + t)
+    sys.exit(1)
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 p50 = dur(re.search(r"50%\s+(\S+)", t).group(1))
 p99 = dur(re.search(r"99%\s+(\S+)", t).group(1))
