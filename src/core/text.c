@@ -181,3 +181,78 @@ bool wf_text_iso_time(time_t t, int msec, char out[WF_TEXT_ISO_MAX])
         memcpy(out + 19, "Z", 2);
     return true;
 }
+
+/* ---- reading times ------------------------------------------------------------------ */
+
+/* Reads exactly n digits. */
+static bool read_digits(const char **p, int n, int *v)
+{
+    *v = 0;
+    for (int k = 0; k < n; k++) {
+        char c = (*p)[k];
+        if (c < '0' || c > '9')
+            return false;
+        *v = *v * 10 + (c - '0');
+    }
+    *p += n;
+    return true;
+}
+
+/* A UTC offset at the end of a timestamp: "", "Z", " UTC", "+HH", "+HHMM", "+HH:MM". */
+static bool read_offset(const char *p, long *offset)
+{
+    *offset = 0;
+    while (*p == ' ')
+        p++;
+    if (!*p || !strcmp(p, "Z") || !strcmp(p, "z") || !strcmp(p, "UTC"))
+        return true;
+    if (*p != '+' && *p != '-')
+        return false;
+    int sign = *p++ == '-' ? -1 : 1, hh, mm = 0;
+    if (!read_digits(&p, 2, &hh))
+        return false;
+    if (*p == ':')
+        p++;
+    if (*p && !read_digits(&p, 2, &mm))
+        return false;
+    *offset = sign * (hh * 3600L + mm * 60L);
+    return *p == '\0';
+}
+
+bool wf_text_parse_time(const char *p, time_t *out)
+{
+    struct tm tm = {0};
+    int y, mo, d, h = 0, mi = 0, sec = 0;
+    if (!p)
+        return false;
+    if (!read_digits(&p, 4, &y) || *p++ != '-' || !read_digits(&p, 2, &mo) || *p++ != '-' ||
+        !read_digits(&p, 2, &d))
+        return false;
+    if ((*p == ' ' || *p == 'T') && p[1] >= '0' && p[1] <= '9') {
+        p++;
+        if (!read_digits(&p, 2, &h) || *p++ != ':' || !read_digits(&p, 2, &mi))
+            return false;
+        if (*p == ':') {
+            p++;
+            if (!read_digits(&p, 2, &sec))
+                return false;
+        }
+        if (*p == '.' || *p == ',') {
+            p++;
+            while (*p >= '0' && *p <= '9')
+                p++; /* fractions of a second: dropped, the API shows whole seconds */
+        }
+    }
+    long offset;
+    if (!read_offset(p, &offset) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
+        sec > 60)
+        return false;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    *out = timegm(&tm) - offset;
+    return true;
+}

@@ -47,5 +47,10 @@ void wf_text_trim(const char **s, size_t *len);
 /* t as "YYYY-MM-DDTHH:MM:SSZ", or with msec >= 0 "YYYY-MM-DDTHH:MM:SS.mmmZ". False (and
  * out "") when t is outside WF_TEXT_TIME_MIN..MAX. */
 bool wf_text_iso_time(time_t t, int msec, char out[WF_TEXT_ISO_MAX]);
+/* Reads "YYYY-MM-DD[( |T)HH:MM[:SS[.fff...]]][offset]" (offset "", "Z", " UTC", "+HH",
+ * "+HHMM" or "+HH:MM"; fractions of a second dropped) into seconds since the epoch. A
+ * naive time is UTC, as SQLite's CURRENT_TIMESTAMP, PostgreSQL in a UTC session and the
+ * Python system wrote them. False for anything else (s NULL included). */
+bool wf_text_parse_time(const char *s, time_t *out);
 
 #endif

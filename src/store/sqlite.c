@@ -193,79 +193,6 @@ static bool col_bool(sqlite3_stmt *st, int i)
     return false;
 }
 
-/* Reads exactly n digits. */
-static bool read_digits(const char **p, int n, int *v)
-{
-    *v = 0;
-    for (int k = 0; k < n; k++) {
-        char c = (*p)[k];
-        if (c < '0' || c > '9')
-            return false;
-        *v = *v * 10 + (c - '0');
-    }
-    *p += n;
-    return true;
-}
-
-/* A UTC offset at the end of a timestamp: "", "Z", " UTC", "+HH", "+HHMM", "+HH:MM". */
-static bool read_offset(const char *p, long *offset)
-{
-    *offset = 0;
-    while (*p == ' ')
-        p++;
-    if (!*p || !strcmp(p, "Z") || !strcmp(p, "z") || !strcmp(p, "UTC"))
-        return true;
-    if (*p != '+' && *p != '-')
-        return false;
-    int sign = *p++ == '-' ? -1 : 1, hh, mm = 0;
-    if (!read_digits(&p, 2, &hh))
-        return false;
-    if (*p == ':')
-        p++;
-    if (*p && !read_digits(&p, 2, &mm))
-        return false;
-    *offset = sign * (hh * 3600L + mm * 60L);
-    return *p == '\0';
-}
-
-/* "YYYY-MM-DD[( |T)HH:MM[:SS[.fff...]]][offset]" into seconds since the epoch. Naive
- * times are UTC, as CURRENT_TIMESTAMP and the Python system wrote them. */
-static bool parse_timestamp(const char *p, time_t *out)
-{
-    struct tm tm = {0};
-    int y, mo, d, h = 0, mi = 0, sec = 0;
-    if (!read_digits(&p, 4, &y) || *p++ != '-' || !read_digits(&p, 2, &mo) || *p++ != '-' ||
-        !read_digits(&p, 2, &d))
-        return false;
-    if ((*p == ' ' || *p == 'T') && p[1] >= '0' && p[1] <= '9') {
-        p++;
-        if (!read_digits(&p, 2, &h) || *p++ != ':' || !read_digits(&p, 2, &mi))
-            return false;
-        if (*p == ':') {
-            p++;
-            if (!read_digits(&p, 2, &sec))
-                return false;
-        }
-        if (*p == '.' || *p == ',') {
-            p++;
-            while (*p >= '0' && *p <= '9')
-                p++; /* fractions of a second: dropped, the API shows whole seconds */
-        }
-    }
-    long offset;
-    if (!read_offset(p, &offset) || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 ||
-        sec > 60)
-        return false;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    *out = timegm(&tm) - offset;
-    return true;
-}
-
 /* A timestamp column as ISO 8601 UTC, or its text verbatim when it cannot be read as
  * a time; NULL for SQL NULL. */
 static char *col_timestamp(sqlite3_stmt *st, int i, bool *ok)
@@ -289,7 +216,7 @@ static char *col_timestamp(sqlite3_stmt *st, int i, bool *ok)
             is_time = true;
         }
     } else if (type != SQLITE_NULL) {
-        is_time = parse_timestamp((const char *)sqlite3_column_text(st, i), &t);
+        is_time = wf_text_parse_time((const char *)sqlite3_column_text(st, i), &t);
     }
     if (is_time && wf_text_iso_time(t, -1, iso)) { /* years 1-9999, else the text */
         char *c = strdup(iso);
@@ -794,13 +721,13 @@ done:
     return rc;
 }
 
-/* A time given as ISO 8601 (or any form parse_timestamp reads) in the form
+/* A time given as ISO 8601 (or any form wf_text_parse_time reads) in the form
  * CURRENT_TIMESTAMP writes, so that stored times compare as text and as datetime(). */
 static bool to_db_time(const char *iso, char out[32])
 {
     time_t t;
     struct tm tm;
-    return parse_timestamp(iso, &t) && gmtime_r(&t, &tm) &&
+    return wf_text_parse_time(iso, &t) && gmtime_r(&t, &tm) &&
            strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm) > 0;
 }
 

@@ -148,12 +148,36 @@ static void test_iso_time(void **state)
     assert_false(wf_text_iso_time((time_t)10000000000000000LL, -1, out));
 }
 
+/* Times as SQLite, PostgreSQL (DateStyle ISO, a UTC session) and Python wrote them. */
+static void test_parse_time(void **state)
+{
+    (void)state;
+    time_t t = 0;
+    assert_true(wf_text_parse_time("2025-01-02 03:04:05", &t));
+    assert_int_equal(t, 1735787045);
+    assert_true(wf_text_parse_time("2025-01-02T03:04:05.123456Z", &t));
+    assert_int_equal(t, 1735787045);
+    assert_true(wf_text_parse_time("2025-01-02 03:04:05.5+00", &t)); /* timestamptz */
+    assert_int_equal(t, 1735787045);
+    assert_true(wf_text_parse_time("2025-01-02T05:04:05+02:00", &t));
+    assert_int_equal(t, 1735787045);
+    assert_true(wf_text_parse_time("2025-01-02", &t));
+    assert_int_equal(t, 1735776000);
+    const char *bad[] = {
+        "infinity", "0044-03-15 00:00:00 BC", "10000-01-01 00:00:00", "2025-13-01", "yesterday",
+        ""};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(wf_text_parse_time(bad[i], &t));
+    assert_false(wf_text_parse_time(NULL, &t));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_escape),  cmocka_unit_test(test_utf8_lossy),
-        cmocka_unit_test(test_is_utf8), cmocka_unit_test(test_json),
-        cmocka_unit_test(test_trim),    cmocka_unit_test(test_iso_time),
+        cmocka_unit_test(test_escape),     cmocka_unit_test(test_utf8_lossy),
+        cmocka_unit_test(test_is_utf8),    cmocka_unit_test(test_json),
+        cmocka_unit_test(test_trim),       cmocka_unit_test(test_iso_time),
+        cmocka_unit_test(test_parse_time),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
