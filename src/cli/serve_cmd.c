@@ -12,24 +12,36 @@
 #include <string.h>
 
 static const char serve_usage[] =
-    "Usage: wfreg serve [--listen ADDRESS:PORT] [--workers N] [--migrate]\n"
+    "Usage: wfreg serve [--listen ADDRESS:PORT] [--workers N] [--max-connections N]\n"
+    "                   [--migrate]\n"
     "\n"
     "Serves the JSON API (/api/v1), /healthz, /readyz, /metrics and /openapi.json.\n"
     "  --listen     where to listen (default WFREG_LISTEN, else 127.0.0.1:8080;\n"
     "               port 0 picks a free port, printed in the log)\n"
     "  --workers    threads with an event loop each (default: one per processor)\n"
+    "  --max-connections  open connections at most (default 1024); beyond, clients wait\n"
+    "               in the kernel's queue until one closes\n"
     "  --migrate    apply pending migrations before starting\n"
     "\n"
     "Needs SECRET_KEY or WFREG_FERNET_KEYS. Log in with a user made by 'wfreg users add'.\n"
     "Stops on SIGTERM or SIGINT: no new connections, requests in flight finish, exit 0.\n";
 
-enum { OPT_LISTEN = 600, OPT_WORKERS, OPT_MIGRATE };
+enum { OPT_LISTEN = 600, OPT_WORKERS, OPT_MIGRATE, OPT_MAX_CONN };
+
+/* A whole number in [lo, hi], or -1. */
+static long number(const char *s, long lo, long hi)
+{
+    char *end;
+    long n = strtol(s, &end, 10);
+    return (*s && !*end && n >= lo && n <= hi) ? n : -1;
+}
 
 int wf_cmd_serve(wf_cli *c, int argc, char **argv)
 {
     static const struct option opts[] = {{"listen", required_argument, 0, OPT_LISTEN},
                                          {"workers", required_argument, 0, OPT_WORKERS},
                                          {"migrate", no_argument, 0, OPT_MIGRATE},
+                                         {"max-connections", required_argument, 0, OPT_MAX_CONN},
                                          {0, 0, 0, 0}};
     if (wf_cli_wants_help(argc, argv)) {
         fputs(serve_usage, c->out);
@@ -43,14 +55,15 @@ int wf_cmd_serve(wf_cli *c, int argc, char **argv)
     while ((opt = wf_cli_getopt(c, "serve", argc, argv, "", opts)) != -1) {
         switch (opt) {
         case OPT_LISTEN: o.listen = optarg; break;
-        case OPT_WORKERS: {
-            char *end;
-            long n = strtol(optarg, &end, 10);
-            if (*end || n < 1 || n > 64)
+        case OPT_WORKERS:
+            if ((o.workers = (int)number(optarg, 1, 64)) < 0)
                 return wf_cli_usage_error(c, "serve: --workers takes a number from 1 to 64");
-            o.workers = (int)n;
             break;
-        }
+        case OPT_MAX_CONN:
+            if ((o.max_connections = (int)number(optarg, 1, 1000000)) < 0)
+                return wf_cli_usage_error(c, "serve: --max-connections takes a number from 1 "
+                                             "to 1000000");
+            break;
         case OPT_MIGRATE: migrate = true; break;
         default: return WF_EXIT_USAGE;
         }

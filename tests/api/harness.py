@@ -92,10 +92,12 @@ class Server:
     the viewer. same_db_as: another Server whose database (and environment, with env on
     top) this one uses, without migrating or adding users."""
 
-    def __init__(self, env=None, workers=2, users=True, log_format=None, same_db_as=None):
+    def __init__(self, env=None, workers=2, users=True, log_format=None, same_db_as=None,
+                 args=()):
         if not WFREG:
             raise RuntimeError("no wfreg binary: pass it as the first argument or WFREG_BIN")
         self.workers = workers
+        self.args = list(args)  # more `wfreg serve` options
         self.proc = None
         self.port = None
         self.lines = []  # every stderr line of the server, in order
@@ -178,7 +180,8 @@ class Server:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [WFREG, "serve", "--listen", "127.0.0.1:0", "--workers", str(self.workers)],
+            [WFREG, "serve", "--listen", "127.0.0.1:0", "--workers", str(self.workers)]
+            + self.args,
             env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self._reader = threading.Thread(target=self._read_log, daemon=True)
