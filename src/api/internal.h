@@ -67,6 +67,8 @@ typedef struct wf_worker {
     pthread_t thread;
     struct event *reload_timer; /* worker 0: notices other processes' commits */
     int64_t data_version;
+    unsigned ticks;         /* reload timer ticks so far */
+    bool db_down;           /* the last reload failed: logged once */
     struct conn_set *conns; /* server.c: the connections this worker counts */
 } wf_worker;
 

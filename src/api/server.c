@@ -34,6 +34,7 @@
 
 #define STOP_GRACE_MS 4500
 #define RELOAD_EVERY_MS 250
+#define SAFETY_RELOAD_TICKS 120 /* 30 s */
 
 extern char **environ;
 
@@ -249,7 +250,9 @@ int wf_api_reload(wf_worker *w, bool auth_too, wf_err *err)
 
 /* Worker 0, every RELOAD_EVERY_MS: has anyone else committed? Then reload both
  * snapshots, so that a change made by another instance or by the command line (a
- * revoked token, an engine added) is served within a second. */
+ * revoked token, an engine added) is served within a second. Every SAFETY_RELOAD_TICKS
+ * it reloads anyway: a missed signal costs at most that long. A database that stops
+ * answering is logged once when it goes and once when it is back, not every tick. */
 static void on_reload_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -258,16 +261,21 @@ static void on_reload_tick(evutil_socket_t fd, short what, void *arg)
     wf_err err;
     wf_err_init(&err);
     int64_t v = 0;
-    if (wf_store_data_version(w->store, &v, &err) < 0) {
-        wf_warn("watching the database for changes: %s", err.msg);
+    bool due = ++w->ticks % SAFETY_RELOAD_TICKS == 0;
+    int rc = wf_store_data_version(w->store, &v, &err);
+    if (rc == 0 && (v != w->data_version || due || w->db_down))
+        rc = wf_api_reload(w, true, &err);
+    if (rc < 0) {
+        if (!w->db_down)
+            wf_warn("the database does not answer (reads are served from the last snapshot; "
+                    "writes get 503): %s",
+                    err.msg);
+        w->db_down = true;
         return;
     }
-    if (v == w->data_version)
-        return;
-    if (wf_api_reload(w, true, &err) < 0) {
-        wf_warn("reloading the registry: %s", err.msg);
-        return;
-    }
+    if (w->db_down)
+        wf_info("the database answers again");
+    w->db_down = false;
     w->data_version = v;
 }
 
