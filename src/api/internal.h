@@ -49,6 +49,10 @@ typedef struct wf_api {
     atomic_bool stopping; /* set on SIGTERM/SIGINT: answer with Connection: close */
     atomic_int inflight;  /* requests being handled right now */
     atomic_int connections;
+    /* false while worker 0's watch finds the database silent: the API answers 503 then
+     * (the issue's rule: a registry that cannot reach its database says so, rather than
+     * serving a snapshot that may be stale) */
+    atomic_bool db_ok;
     /* One writer at a time in this process: SQLite allows one anyway, and a worker that
      * waits here wakes the moment the other is done, where SQLite's busy handler would
      * sleep in steps of milliseconds. */

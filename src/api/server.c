@@ -107,6 +107,12 @@ static void dispatch(wf_req *r, const char *method)
         }
         r->has_query = true;
     }
+    if (!strncmp(r->route->pattern, "/api/", 5) && !atomic_load(&r->w->api->db_ok)) {
+        wf_reply_detail(r, 503,
+                        "database unavailable: the registry cannot reach its "
+                        "database; it answers again as soon as the database does");
+        return;
+    }
     if (wf_auth_check(r))
         r->route->handler(r);
 }
@@ -267,15 +273,15 @@ static void on_reload_tick(evutil_socket_t fd, short what, void *arg)
         rc = wf_api_reload(w, true, &err);
     if (rc < 0) {
         if (!w->db_down)
-            wf_warn("the database does not answer (reads are served from the last snapshot; "
-                    "writes get 503): %s",
-                    err.msg);
+            wf_warn("the database does not answer; the API answers 503 until it does: %s", err.msg);
         w->db_down = true;
+        atomic_store(&w->api->db_ok, false);
         return;
     }
     if (w->db_down)
         wf_info("the database answers again");
     w->db_down = false;
+    atomic_store(&w->api->db_ok, true);
     w->data_version = v;
 }
 
@@ -473,6 +479,7 @@ static int api_init(wf_api *api, const wf_config *config, const wf_api_options *
     api->config = config;
     api->opts = *opts;
     pthread_mutex_init(&api->write_lock, NULL);
+    atomic_init(&api->db_ok, true);
     int rc = wf_keyring_new(config->secret_key, config->fernet_keys, &api->keyring, err);
     if (rc < 0)
         return rc;
