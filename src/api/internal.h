@@ -72,7 +72,8 @@ typedef struct wf_worker {
     struct event *reload_timer; /* worker 0: notices other processes' commits */
     int64_t data_version;
     unsigned ticks;         /* reload timer ticks so far */
-    bool db_down;           /* the last reload failed: logged once */
+    bool db_down;           /* the database did not answer the last tick: logged once */
+    bool reload_failing;    /* it answered, but the snapshot could not be rebuilt */
     struct conn_set *conns; /* server.c: the connections this worker counts */
 } wf_worker;
 

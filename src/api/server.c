@@ -257,8 +257,12 @@ int wf_api_reload(wf_worker *w, bool auth_too, wf_err *err)
 /* Worker 0, every RELOAD_EVERY_MS: has anyone else committed? Then reload both
  * snapshots, so that a change made by another instance or by the command line (a
  * revoked token, an engine added) is served within a second. Every SAFETY_RELOAD_TICKS
- * it reloads anyway: a missed signal costs at most that long. A database that stops
- * answering is logged once when it goes and once when it is back, not every tick. */
+ * it reloads anyway: a missed signal costs at most that long.
+ *
+ * Two failures are told apart. A database that does not answer at all makes the API
+ * answer 503 until it does. A database that answers but cannot be read into a snapshot
+ * (its schema rolled back under a running server) leaves the last snapshot served and
+ * /readyz saying why. Each is logged once when it starts and once when it ends. */
 static void on_reload_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -268,10 +272,7 @@ static void on_reload_tick(evutil_socket_t fd, short what, void *arg)
     wf_err_init(&err);
     int64_t v = 0;
     bool due = ++w->ticks % SAFETY_RELOAD_TICKS == 0;
-    int rc = wf_store_data_version(w->store, &v, &err);
-    if (rc == 0 && (v != w->data_version || due || w->db_down))
-        rc = wf_api_reload(w, true, &err);
-    if (rc < 0) {
+    if (wf_store_data_version(w->store, &v, &err) < 0) {
         if (!w->db_down)
             wf_warn("the database does not answer; the API answers 503 until it does: %s", err.msg);
         w->db_down = true;
@@ -280,8 +281,20 @@ static void on_reload_tick(evutil_socket_t fd, short what, void *arg)
     }
     if (w->db_down)
         wf_info("the database answers again");
+    bool was_down = w->db_down;
     w->db_down = false;
     atomic_store(&w->api->db_ok, true);
+    if (v == w->data_version && !due && !was_down && !w->reload_failing)
+        return;
+    if (wf_api_reload(w, true, &err) < 0) {
+        if (!w->reload_failing)
+            wf_warn("reloading the registry failed; serving the last snapshot: %s", err.msg);
+        w->reload_failing = true;
+        return;
+    }
+    if (w->reload_failing)
+        wf_info("the registry reloads again");
+    w->reload_failing = false;
     w->data_version = v;
 }
 
