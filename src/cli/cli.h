@@ -88,6 +88,26 @@ int wf_cli_getopt(wf_cli *c, const char *cmd, int argc, char **argv, const char 
                   const struct option *longopts);
 /* True when argv holds -h or --help anywhere before a "--". */
 bool wf_cli_wants_help(int argc, char **argv);
+/* Options of a command that takes at most one flag, --FLAG (NULL: no options at all):
+ * *is_set becomes true when it is given. Returns 0, or WF_EXIT_USAGE after printing why. */
+int wf_cli_getopt_flag(wf_cli *c, const char *cmd, int argc, char **argv, const char *flag,
+                       bool *is_set);
+/* The one NAME argument left after the options, or NULL after printing a usage error
+ * (missing, or more than one). */
+const char *wf_cli_one_name(wf_cli *c, const char *cmd, int argc, char **argv);
+
+/* One subcommand of a command group: its name and what runs it (argv[0] is the name). */
+typedef struct wf_subcommand {
+    const char *name;
+    int (*run)(wf_cli *c, int argc, char **argv);
+} wf_subcommand;
+
+/* Runs the subcommand argv[1] of the group from the table subs (n rows). No subcommand:
+ * usage on stderr, WF_EXIT_USAGE; -h or --help anywhere before "--": usage on stdout,
+ * WF_EXIT_OK; a name not in the table: "GROUP: unknown subcommand", WF_EXIT_USAGE. The
+ * subcommand gets argv shifted by one and getopt reset. */
+int wf_cli_dispatch(wf_cli *c, const char *group, const char *usage, const wf_subcommand *subs,
+                    size_t n, int argc, char **argv);
 
 /* Command groups: argv[0] is the group's name. Each returns an exit code. */
 int wf_cmd_engines(wf_cli *c, int argc, char **argv);

@@ -1,7 +1,7 @@
 /*
  * common.c: what every command group shares: exit codes and error printing, opening the
  * database and the keyring, reading secrets and files, tables and JSON output, option
- * parsing with wfreg's own messages.
+ * parsing with wfreg's own messages, and the dispatch of a group's subcommands.
  */
 #include "cli.h"
 
@@ -140,13 +140,19 @@ done:
     return rc;
 }
 
-/* Drops one trailing "\n" or "\r\n". */
-static void chomp(wf_buf *b)
+/* The end of reading a secret: drops one trailing "\n" or "\r\n"; an empty secret is a
+ * "missing" field error that says why (when_empty). */
+static int finish_secret(wf_buf *b, const char *when_empty, wf_err *err)
 {
+    if (!wf_buf_ok(b))
+        return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
     if (b->len && b->ptr[b->len - 1] == '\n')
         b->ptr[--b->len] = '\0';
     if (b->len && b->ptr[b->len - 1] == '\r')
         b->ptr[--b->len] = '\0';
+    if (b->len == 0)
+        return wf_err_field(err, "api_key", "missing", "%s", when_empty);
+    return 0;
 }
 
 int wf_cli_read_secret_stdin(wf_buf *out, wf_err *err)
@@ -161,12 +167,7 @@ int wf_cli_read_secret_stdin(wf_buf *out, wf_err *err)
     wf_secure_zero(chunk, sizeof chunk);
     if (ferror(stdin))
         return wf_err_set(err, WF_ERR_IO, "api_key: cannot read standard input");
-    if (!wf_buf_ok(out))
-        return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
-    chomp(out);
-    if (out->len == 0)
-        return wf_err_field(err, "api_key", "missing", "standard input was empty");
-    return 0;
+    return finish_secret(out, "standard input was empty", err);
 }
 
 int wf_cli_read_secret_prompt(const char *prompt, wf_buf *out, wf_err *err)
@@ -194,12 +195,7 @@ int wf_cli_read_secret_prompt(const char *prompt, wf_buf *out, wf_err *err)
     if (write(fd, "\n", 1) < 0) {
     }
     close(fd);
-    if (!wf_buf_ok(out))
-        return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
-    chomp(out);
-    if (out->len == 0)
-        return wf_err_field(err, "api_key", "missing", "nothing was typed");
-    return 0;
+    return finish_secret(out, "nothing was typed", err);
 }
 
 int wf_cli_read_file(const char *path, size_t max, wf_buf *out, wf_err *err)
@@ -321,4 +317,47 @@ bool wf_cli_wants_help(int argc, char **argv)
             return true;
     }
     return false;
+}
+
+int wf_cli_getopt_flag(wf_cli *c, const char *cmd, int argc, char **argv, const char *flag,
+                       bool *is_set)
+{
+    const struct option opts[] = {{flag, no_argument, 0, 1}, {0, 0, 0, 0}};
+    int opt;
+    while ((opt = wf_cli_getopt(c, cmd, argc, argv, "", opts)) != -1) {
+        if (opt != 1)
+            return WF_EXIT_USAGE;
+        *is_set = true;
+    }
+    return 0;
+}
+
+const char *wf_cli_one_name(wf_cli *c, const char *cmd, int argc, char **argv)
+{
+    if (optind >= argc) {
+        wf_cli_usage_error(c, "%s: missing NAME (see --help)", cmd);
+        return NULL;
+    }
+    if (optind + 1 < argc) {
+        wf_cli_usage_error(c, "%s: unexpected argument '%s'", cmd, argv[optind + 1]);
+        return NULL;
+    }
+    return argv[optind];
+}
+
+int wf_cli_dispatch(wf_cli *c, const char *group, const char *usage, const wf_subcommand *subs,
+                    size_t n, int argc, char **argv)
+{
+    if (argc < 2 || wf_cli_wants_help(argc, argv)) {
+        fputs(usage, argc < 2 ? c->errout : c->out);
+        return argc < 2 ? WF_EXIT_USAGE : WF_EXIT_OK;
+    }
+    const char *sub = argv[1];
+    optind = 1; /* the subcommand parses its options from its own argv[1] */
+    for (size_t i = 0; i < n; i++) {
+        if (!strcmp(subs[i].name, sub))
+            return subs[i].run(c, argc - 1, argv + 1);
+    }
+    return wf_cli_usage_error(c, "%s: unknown subcommand '%s' (see wfreg %s --help)", group, sub,
+                              group);
 }

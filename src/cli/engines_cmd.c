@@ -157,40 +157,35 @@ static int cmd_list(wf_cli *c, int argc, char **argv)
     return json_failed ? wf_cli_fail(c, WF_ERR_NOMEM, &err, "engines list") : WF_EXIT_OK;
 }
 
-/* The single NAME argument of show, add, update and remove. */
-static const char *one_name(wf_cli *c, const char *cmd, int argc, char **argv)
+/* What show and remove start with, after their options: the NAME argument and a
+ * snapshot of the loaded registry (the caller unrefs it). Returns 0, or an exit code after
+ * printing why. */
+static int name_and_snapshot(wf_cli *c, const char *cmd, int argc, char **argv, const char **name,
+                             wf_snapshot **snap)
 {
-    if (optind >= argc) {
-        wf_cli_usage_error(c, "%s: missing NAME (see --help)", cmd);
-        return NULL;
-    }
-    if (optind + 1 < argc) {
-        wf_cli_usage_error(c, "%s: unexpected argument '%s'", cmd, argv[optind + 1]);
-        return NULL;
-    }
-    return argv[optind];
-}
-
-static int cmd_show(wf_cli *c, int argc, char **argv)
-{
-    static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
-    int opt;
-    while ((opt = wf_cli_getopt(c, "engines show", argc, argv, "", opts)) != -1) {
-        if (opt != OPT_JSON)
-            return WF_EXIT_USAGE;
-        c->json = true;
-    }
-    const char *name = one_name(c, "engines show", argc, argv);
-    if (!name)
+    if (!(*name = wf_cli_one_name(c, cmd, argc, argv)))
         return WF_EXIT_USAGE;
     wf_err err;
     wf_err_init(&err);
     int rc = wf_cli_load_registry(c, &err);
     if (rc < 0)
-        return wf_cli_fail(c, rc, &err, "engines show");
-    wf_snapshot *snap = wf_registry_acquire(c->registry);
+        return wf_cli_fail(c, rc, &err, cmd);
+    *snap = wf_registry_acquire(c->registry);
+    return 0;
+}
+
+static int cmd_show(wf_cli *c, int argc, char **argv)
+{
+    const char *name = NULL;
+    wf_snapshot *snap = NULL;
+    int code = wf_cli_getopt_flag(c, "engines show", argc, argv, "json", &c->json);
+    if (code == 0)
+        code = name_and_snapshot(c, "engines show", argc, argv, &name, &snap);
+    if (code)
+        return code;
+    wf_err err;
+    wf_err_init(&err);
     const wf_engine *e = wf_snapshot_find(snap, name);
-    int code = WF_EXIT_OK;
     if (!e) {
         wf_err_set(&err, WF_ERR_NOT_FOUND, "no engine named '%s'", name);
         code = wf_cli_fail(c, WF_ERR_NOT_FOUND, &err, "engines show");
@@ -322,7 +317,7 @@ static int cmd_write(wf_cli *c, int argc, char **argv, bool is_update)
     int code = parse_engine_opts(c, cmd, is_update, argc, argv, &p, &from);
     if (code)
         return code;
-    const char *name = one_name(c, cmd, argc, argv);
+    const char *name = wf_cli_one_name(c, cmd, argc, argv);
     if (!name)
         return WF_EXIT_USAGE;
     if (is_update && !p.name && !p.engine_type && !p.api_url && !p.config && p.active < 0 &&
@@ -365,22 +360,28 @@ done:
     return code;
 }
 
+static int cmd_add(wf_cli *c, int argc, char **argv)
+{
+    return cmd_write(c, argc, argv, false);
+}
+
+static int cmd_update(wf_cli *c, int argc, char **argv)
+{
+    return cmd_write(c, argc, argv, true);
+}
+
 static int cmd_remove(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{0, 0, 0, 0}};
-    int opt;
-    while ((opt = wf_cli_getopt(c, "engines remove", argc, argv, "", opts)) != -1)
-        return WF_EXIT_USAGE;
-    const char *name = one_name(c, "engines remove", argc, argv);
-    if (!name)
-        return WF_EXIT_USAGE;
+    const char *name = NULL;
+    wf_snapshot *snap = NULL;
+    int code = wf_cli_getopt_flag(c, "engines remove", argc, argv, NULL, NULL);
+    if (code == 0)
+        code = name_and_snapshot(c, "engines remove", argc, argv, &name, &snap);
+    if (code)
+        return code;
     wf_err err;
     wf_err_init(&err);
-    int rc = wf_cli_load_registry(c, &err);
-    if (rc < 0)
-        return wf_cli_fail(c, rc, &err, "engines remove");
-    wf_snapshot *snap = wf_registry_acquire(c->registry);
-    rc = wf_writes_delete(c->store, snap, name, &wf_cli_actor, &err);
+    int rc = wf_writes_delete(c->store, snap, name, &wf_cli_actor, &err);
     wf_snapshot_unref(snap);
     if (rc < 0)
         return wf_cli_fail(c, rc, &err, "engines remove");
@@ -392,32 +393,16 @@ static int cmd_remove(wf_cli *c, int argc, char **argv)
 
 int wf_cmd_engines(wf_cli *c, int argc, char **argv)
 {
-    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-        fputs(engines_usage, argc < 2 ? c->errout : c->out);
-        return argc < 2 ? WF_EXIT_USAGE : WF_EXIT_OK;
-    }
-    if (wf_cli_wants_help(argc - 1, argv + 1)) {
-        fputs(engines_usage, c->out);
-        return WF_EXIT_OK;
-    }
-    const char *sub = argv[1];
-    argc--;
-    argv++;
-    optind = 1;
-    if (!strcmp(sub, "list"))
-        return cmd_list(c, argc, argv);
-    if (!strcmp(sub, "show"))
-        return cmd_show(c, argc, argv);
-    if (!strcmp(sub, "add"))
-        return cmd_write(c, argc, argv, false);
-    if (!strcmp(sub, "update"))
-        return cmd_write(c, argc, argv, true);
-    if (!strcmp(sub, "remove") || !strcmp(sub, "rm"))
-        return cmd_remove(c, argc, argv);
-    if (!strcmp(sub, "export"))
-        return wf_cmd_engines_export(c, argc, argv);
-    if (!strcmp(sub, "import"))
-        return wf_cmd_engines_import(c, argc, argv);
-    return wf_cli_usage_error(c, "engines: unknown subcommand '%s' (see wfreg engines --help)",
-                              sub);
+    static const wf_subcommand subs[] = {
+        {"list", cmd_list},
+        {"show", cmd_show},
+        {"add", cmd_add},
+        {"update", cmd_update},
+        {"remove", cmd_remove},
+        {"rm", cmd_remove},
+        {"export", wf_cmd_engines_export},
+        {"import", wf_cmd_engines_import},
+    };
+    return wf_cli_dispatch(c, "engines", engines_usage, subs, sizeof subs / sizeof subs[0], argc,
+                           argv);
 }

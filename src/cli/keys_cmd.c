@@ -26,7 +26,7 @@ static const char keys_usage[] =
     "Rotation: put the new key first, keep the old one after it\n"
     "(WFREG_FERNET_KEYS=new,old), run 'wfreg keys rotate', then remove the old key.\n";
 
-enum { OPT_JSON = 500, OPT_DRY_RUN };
+enum { OPT_DRY_RUN = 500 };
 
 static int cmd_generate(wf_cli *c, int argc, char **argv)
 {
@@ -50,13 +50,8 @@ static int cmd_generate(wf_cli *c, int argc, char **argv)
 
 static int cmd_check(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
-    int opt;
-    while ((opt = wf_cli_getopt(c, "keys check", argc, argv, "", opts)) != -1) {
-        if (opt != OPT_JSON)
-            return WF_EXIT_USAGE;
-        c->json = true;
-    }
+    if (wf_cli_getopt_flag(c, "keys check", argc, argv, "json", &c->json))
+        return WF_EXIT_USAGE;
     if (optind < argc)
         return wf_cli_usage_error(c, "keys check: unexpected argument '%s'", argv[optind]);
     wf_err err;
@@ -162,19 +157,10 @@ static int cmd_rotate(wf_cli *c, int argc, char **argv)
 
 int wf_cmd_keys(wf_cli *c, int argc, char **argv)
 {
-    if (argc < 2 || wf_cli_wants_help(argc, argv)) {
-        fputs(keys_usage, argc < 2 ? c->errout : c->out);
-        return argc < 2 ? WF_EXIT_USAGE : WF_EXIT_OK;
-    }
-    const char *sub = argv[1];
-    argc--;
-    argv++;
-    optind = 1;
-    if (!strcmp(sub, "generate"))
-        return cmd_generate(c, argc, argv);
-    if (!strcmp(sub, "check"))
-        return cmd_check(c, argc, argv);
-    if (!strcmp(sub, "rotate"))
-        return cmd_rotate(c, argc, argv);
-    return wf_cli_usage_error(c, "keys: unknown subcommand '%s' (see wfreg keys --help)", sub);
+    static const wf_subcommand subs[] = {
+        {"generate", cmd_generate},
+        {"check", cmd_check},
+        {"rotate", cmd_rotate},
+    };
+    return wf_cli_dispatch(c, "keys", keys_usage, subs, sizeof subs / sizeof subs[0], argc, argv);
 }

@@ -40,18 +40,9 @@ static const char usage[] =
     "Exit status: 0 ok, 1 a check failed or not found, 2 bad usage or input,\n"
     "3 a database or key problem.\n";
 
-typedef struct wf_command {
-    const char *name;
-    int (*run)(wf_cli *c, int argc, char **argv);
-} wf_command;
-
-static const wf_command commands[] = {
-    {"engines", wf_cmd_engines},
-    {"migrate", wf_cmd_migrate},
-    {"keys", wf_cmd_keys},
-    {"check", wf_cmd_check},
-    {"users", wf_cmd_users},
-    {"tokens", wf_cmd_tokens},
+static const wf_subcommand commands[] = {
+    {"engines", wf_cmd_engines}, {"migrate", wf_cmd_migrate}, {"keys", wf_cmd_keys},
+    {"check", wf_cmd_check},     {"users", wf_cmd_users},     {"tokens", wf_cmd_tokens},
     {"serve", wf_cmd_serve},
 };
 
@@ -73,7 +64,7 @@ int main(int argc, char **argv)
         return WF_EXIT_OK;
     }
 
-    const wf_command *cmd = NULL;
+    const wf_subcommand *cmd = NULL;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
         if (!strcmp(commands[i].name, argv[1]))
             cmd = &commands[i];

@@ -20,7 +20,18 @@ static const char migrate_usage[] =
     "                         refuses to drop registered engines without --force\n"
     "  verify                 check version, tables, columns and indexes (exit 1 if not)\n";
 
-enum { OPT_JSON = 400, OPT_SQL, OPT_FORCE };
+/* The options of up and down: one flag, then an optional REV. Returns 0, or
+ * WF_EXIT_USAGE after printing why. */
+static int parse_flag_and_rev(wf_cli *c, const char *cmd, int argc, char **argv, const char *flag,
+                              bool *is_set, const char **target)
+{
+    if (wf_cli_getopt_flag(c, cmd, argc, argv, flag, is_set))
+        return WF_EXIT_USAGE;
+    if (optind + 1 < argc)
+        return wf_cli_usage_error(c, "%s: unexpected argument '%s'", cmd, argv[optind + 1]);
+    *target = optind < argc ? argv[optind] : NULL;
+    return 0;
+}
 
 static const char *state_word(const wf_migration_state *m)
 {
@@ -58,13 +69,8 @@ static int print_status_json(wf_cli *c, const wf_migration_state *st, size_t n, 
 
 static int cmd_status(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
-    int opt;
-    while ((opt = wf_cli_getopt(c, "migrate status", argc, argv, "", opts)) != -1) {
-        if (opt != OPT_JSON)
-            return WF_EXIT_USAGE;
-        c->json = true;
-    }
+    if (wf_cli_getopt_flag(c, "migrate status", argc, argv, "json", &c->json))
+        return WF_EXIT_USAGE;
     if (optind < argc)
         return wf_cli_usage_error(c, "migrate status: unexpected argument '%s'", argv[optind]);
     wf_err err;
@@ -116,17 +122,10 @@ static int cmd_status(wf_cli *c, int argc, char **argv)
 
 static int cmd_up(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"sql", no_argument, 0, OPT_SQL}, {0, 0, 0, 0}};
     bool sql = false;
-    int opt;
-    while ((opt = wf_cli_getopt(c, "migrate up", argc, argv, "", opts)) != -1) {
-        if (opt != OPT_SQL)
-            return WF_EXIT_USAGE;
-        sql = true;
-    }
-    if (optind + 1 < argc)
-        return wf_cli_usage_error(c, "migrate up: unexpected argument '%s'", argv[optind + 1]);
-    const char *target = optind < argc ? argv[optind] : NULL;
+    const char *target = NULL;
+    if (parse_flag_and_rev(c, "migrate up", argc, argv, "sql", &sql, &target))
+        return WF_EXIT_USAGE;
     wf_err err;
     wf_err_init(&err);
     /* --sql only reads: it must not create the database it prints the SQL for */
@@ -156,17 +155,10 @@ static int cmd_up(wf_cli *c, int argc, char **argv)
 
 static int cmd_down(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"force", no_argument, 0, OPT_FORCE}, {0, 0, 0, 0}};
     bool force = false;
-    int opt;
-    while ((opt = wf_cli_getopt(c, "migrate down", argc, argv, "", opts)) != -1) {
-        if (opt != OPT_FORCE)
-            return WF_EXIT_USAGE;
-        force = true;
-    }
-    if (optind + 1 < argc)
-        return wf_cli_usage_error(c, "migrate down: unexpected argument '%s'", argv[optind + 1]);
-    const char *target = optind < argc ? argv[optind] : NULL;
+    const char *target = NULL;
+    if (parse_flag_and_rev(c, "migrate down", argc, argv, "force", &force, &target))
+        return WF_EXIT_USAGE;
     wf_err err;
     wf_err_init(&err);
     size_t reverted = 0;
@@ -184,8 +176,7 @@ static int cmd_down(wf_cli *c, int argc, char **argv)
 
 static int cmd_verify(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{0, 0, 0, 0}};
-    if (wf_cli_getopt(c, "migrate verify", argc, argv, "", opts) != -1)
+    if (wf_cli_getopt_flag(c, "migrate verify", argc, argv, NULL, NULL))
         return WF_EXIT_USAGE;
     if (optind < argc)
         return wf_cli_usage_error(c, "migrate verify: unexpected argument '%s'", argv[optind]);
@@ -211,22 +202,12 @@ static int cmd_verify(wf_cli *c, int argc, char **argv)
 
 int wf_cmd_migrate(wf_cli *c, int argc, char **argv)
 {
-    if (argc < 2 || wf_cli_wants_help(argc, argv)) {
-        fputs(migrate_usage, argc < 2 ? c->errout : c->out);
-        return argc < 2 ? WF_EXIT_USAGE : WF_EXIT_OK;
-    }
-    const char *sub = argv[1];
-    argc--;
-    argv++;
-    optind = 1;
-    if (!strcmp(sub, "status"))
-        return cmd_status(c, argc, argv);
-    if (!strcmp(sub, "up"))
-        return cmd_up(c, argc, argv);
-    if (!strcmp(sub, "down"))
-        return cmd_down(c, argc, argv);
-    if (!strcmp(sub, "verify"))
-        return cmd_verify(c, argc, argv);
-    return wf_cli_usage_error(c, "migrate: unknown subcommand '%s' (see wfreg migrate --help)",
-                              sub);
+    static const wf_subcommand subs[] = {
+        {"status", cmd_status},
+        {"up", cmd_up},
+        {"down", cmd_down},
+        {"verify", cmd_verify},
+    };
+    return wf_cli_dispatch(c, "migrate", migrate_usage, subs, sizeof subs / sizeof subs[0], argc,
+                           argv);
 }

@@ -202,8 +202,7 @@ static int cmd_list(wf_cli *c, int argc, char **argv)
 
 static int cmd_revoke(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{0, 0, 0, 0}};
-    while (wf_cli_getopt(c, "tokens revoke", argc, argv, "", opts) != -1)
+    if (wf_cli_getopt_flag(c, "tokens revoke", argc, argv, NULL, NULL))
         return WF_EXIT_USAGE;
     if (optind >= argc)
         return wf_cli_usage_error(c, "tokens revoke: missing ID (see wfreg tokens list)");
@@ -226,19 +225,11 @@ static int cmd_revoke(wf_cli *c, int argc, char **argv)
 
 int wf_cmd_tokens(wf_cli *c, int argc, char **argv)
 {
-    if (argc < 2 || wf_cli_wants_help(argc, argv)) {
-        fputs(tokens_usage, argc < 2 ? c->errout : c->out);
-        return argc < 2 ? WF_EXIT_USAGE : WF_EXIT_OK;
-    }
-    const char *sub = argv[1];
-    argc--;
-    argv++;
-    optind = 1;
-    if (!strcmp(sub, "create"))
-        return cmd_create(c, argc, argv);
-    if (!strcmp(sub, "list"))
-        return cmd_list(c, argc, argv);
-    if (!strcmp(sub, "revoke"))
-        return cmd_revoke(c, argc, argv);
-    return wf_cli_usage_error(c, "tokens: unknown subcommand '%s' (see wfreg tokens --help)", sub);
+    static const wf_subcommand subs[] = {
+        {"create", cmd_create},
+        {"list", cmd_list},
+        {"revoke", cmd_revoke},
+    };
+    return wf_cli_dispatch(c, "tokens", tokens_usage, subs, sizeof subs / sizeof subs[0], argc,
+                           argv);
 }

@@ -30,7 +30,7 @@ static const char users_usage[] =
     "Passwords: 8-1024 bytes, no control characters. Read from standard input with\n"
     "--password-stdin, else typed twice at a prompt without echo; never an argument.\n";
 
-enum { OPT_ROLE = 600, OPT_PW_STDIN, OPT_PW_ARG, OPT_JSON };
+enum { OPT_ROLE = 600, OPT_PW_STDIN, OPT_PW_ARG };
 
 #define USERNAME_MAX 64
 
@@ -53,20 +53,6 @@ static int check_username(const char *name, wf_err *err)
     if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789", name[0]))
         return wf_err_field(err, "username", "pattern", "must start with a letter or a digit");
     return 0;
-}
-
-/* The one NAME argument after the options. */
-static const char *one_name(wf_cli *c, const char *cmd, int argc, char **argv)
-{
-    if (optind >= argc) {
-        wf_cli_usage_error(c, "%s: missing NAME (see --help)", cmd);
-        return NULL;
-    }
-    if (optind + 1 < argc) {
-        wf_cli_usage_error(c, "%s: unexpected argument '%s'", cmd, argv[optind + 1]);
-        return NULL;
-    }
-    return argv[optind];
 }
 
 /* The shared readers speak of "api_key"; a password's errors name "password". */
@@ -162,7 +148,7 @@ static int cmd_add(wf_cli *c, int argc, char **argv)
     int code = parse_pw_opts(c, "users add", argc, argv, &role, &from_stdin);
     if (code)
         return code;
-    const char *name = one_name(c, "users add", argc, argv);
+    const char *name = wf_cli_one_name(c, "users add", argc, argv);
     if (!name)
         return WF_EXIT_USAGE;
     if (!role)
@@ -209,13 +195,8 @@ static json_t *user_json(const wf_user *u)
 
 static int cmd_list(wf_cli *c, int argc, char **argv)
 {
-    static const struct option opts[] = {{"json", no_argument, 0, OPT_JSON}, {0, 0, 0, 0}};
-    int opt;
-    while ((opt = wf_cli_getopt(c, "users list", argc, argv, "", opts)) != -1) {
-        if (opt != OPT_JSON)
-            return WF_EXIT_USAGE;
-        c->json = true;
-    }
+    if (wf_cli_getopt_flag(c, "users list", argc, argv, "json", &c->json))
+        return WF_EXIT_USAGE;
     if (optind < argc)
         return wf_cli_usage_error(c, "users list: unexpected argument '%s'", argv[optind]);
     wf_err err;
@@ -273,7 +254,7 @@ static int cmd_passwd(wf_cli *c, int argc, char **argv)
     int code = parse_pw_opts(c, "users passwd", argc, argv, NULL, &from_stdin);
     if (code)
         return code;
-    const char *name = one_name(c, "users passwd", argc, argv);
+    const char *name = wf_cli_one_name(c, "users passwd", argc, argv);
     if (!name)
         return WF_EXIT_USAGE;
     wf_err err;
@@ -308,10 +289,9 @@ static int cmd_passwd(wf_cli *c, int argc, char **argv)
 static int cmd_set_active(wf_cli *c, int argc, char **argv, bool active)
 {
     const char *cmd = active ? "users enable" : "users disable";
-    static const struct option opts[] = {{0, 0, 0, 0}};
-    while (wf_cli_getopt(c, cmd, argc, argv, "", opts) != -1)
+    if (wf_cli_getopt_flag(c, cmd, argc, argv, NULL, NULL))
         return WF_EXIT_USAGE;
-    const char *name = one_name(c, cmd, argc, argv);
+    const char *name = wf_cli_one_name(c, cmd, argc, argv);
     if (!name)
         return WF_EXIT_USAGE;
     wf_err err;
@@ -339,25 +319,21 @@ static int cmd_set_active(wf_cli *c, int argc, char **argv, bool active)
     return WF_EXIT_OK;
 }
 
+static int cmd_disable(wf_cli *c, int argc, char **argv)
+{
+    return cmd_set_active(c, argc, argv, false);
+}
+
+static int cmd_enable(wf_cli *c, int argc, char **argv)
+{
+    return cmd_set_active(c, argc, argv, true);
+}
+
 int wf_cmd_users(wf_cli *c, int argc, char **argv)
 {
-    if (argc < 2 || wf_cli_wants_help(argc, argv)) {
-        fputs(users_usage, argc < 2 ? c->errout : c->out);
-        return argc < 2 ? WF_EXIT_USAGE : WF_EXIT_OK;
-    }
-    const char *sub = argv[1];
-    argc--;
-    argv++;
-    optind = 1;
-    if (!strcmp(sub, "add"))
-        return cmd_add(c, argc, argv);
-    if (!strcmp(sub, "list"))
-        return cmd_list(c, argc, argv);
-    if (!strcmp(sub, "passwd"))
-        return cmd_passwd(c, argc, argv);
-    if (!strcmp(sub, "disable"))
-        return cmd_set_active(c, argc, argv, false);
-    if (!strcmp(sub, "enable"))
-        return cmd_set_active(c, argc, argv, true);
-    return wf_cli_usage_error(c, "users: unknown subcommand '%s' (see wfreg users --help)", sub);
+    static const wf_subcommand subs[] = {
+        {"add", cmd_add},         {"list", cmd_list},     {"passwd", cmd_passwd},
+        {"disable", cmd_disable}, {"enable", cmd_enable},
+    };
+    return wf_cli_dispatch(c, "users", users_usage, subs, sizeof subs / sizeof subs[0], argc, argv);
 }

@@ -33,6 +33,14 @@ run engines frob
 expect_code 2 "unknown subcommand"
 expect_err "unknown subcommand 'frob'" "unknown subcommand is named"
 
+# Every group reads "--" as the end of its options: a --help after it is not a request
+# for help (engines alone used to print its usage here).
+for group in engines migrate keys users tokens; do
+  run "$group" -- --help
+  expect_code 2 "$group -- --help is a usage error"
+  expect_err "$group: unknown subcommand '--'" "$group -- --help names '--'"
+done
+
 run engines list --bogus
 expect_code 2 "unknown option"
 expect_err "--bogus" "the unknown option is named"
