@@ -16,37 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- log capture ------------------------------------------------------------------- */
-
-static char *log_text;
-static size_t log_len;
-static FILE *log_file;
-
-static void capture_start(void)
-{
-    free(log_text);
-    log_text = NULL;
-    log_file = open_memstream(&log_text, &log_len);
-    assert_non_null(log_file);
-    wf_log_set_stream(log_file);
-}
-
-/* Stops capturing; the text stays in log_text until the next test's teardown. */
-static const char *capture_stop(void)
-{
-    wf_log_set_stream(NULL);
-    fclose(log_file);
-    log_file = NULL;
-    return log_text;
-}
-
-static size_t count_lines(const char *text, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
+#include "../test_support.h"
 
 static const char *const config_vars[] = {
     "DATABASE_URL", "SECRET_KEY", "WFREG_FERNET_KEYS", "WFREG_LISTEN", "LOG_LEVEL",
@@ -65,10 +35,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (log_file)
-        capture_stop();
-    free(log_text);
-    log_text = NULL;
+    capture_reset();
     wf_log_clear_secrets();
     wf_log_setup(WF_LOG_INFO, WF_LOG_TEXT);
     return 0;
@@ -135,7 +102,7 @@ static void test_values(void **state)
     assert_null(strstr(log, "db-pass-1234"));
     assert_null(strstr(log, "my-secret-key-value"));
     assert_null(strstr(log, "fernetkey"));
-    assert_int_equal(count_lines(log, "***"), 4);
+    assert_int_equal(count_of(log, "***"), 4);
 }
 
 static void test_percent_encoded_password_registered(void **state)
@@ -331,7 +298,7 @@ static void test_env_url_without_key(void **state)
     assert_non_null(strstr(log_text, "WARNING"));
     assert_non_null(strstr(log_text, "n8n-default: N8N_API_KEY is not set; the engine is "
                                      "registered without an API key"));
-    assert_int_equal(count_lines(log_text, "\n"), 1);
+    assert_int_equal(count_of(log_text, "\n"), 1);
     loaded_free(&l);
 }
 
@@ -398,7 +365,7 @@ static void test_env_windmill_workspace_not_utf8(void **state)
     assert_int_equal(l.n, 1);
     assert_string_equal(l.v[0]->name, "n8n-default");
     assert_int_equal(l.ninvalid, 1);
-    assert_int_equal(count_lines(log_text, "ERROR"), 1);
+    assert_int_equal(count_of(log_text, "ERROR"), 1);
     assert_non_null(strstr(log_text, "WINDMILL_WORKSPACE: engine windmill-default not loaded"));
     assert_non_null(strstr(log_text, "UTF-8"));
     assert_null(strstr(log_text, "wm-key-0123456789"));
@@ -414,7 +381,7 @@ static void test_env_family_invalid(void **state)
     loaded l = load(envp);
     assert_int_equal(l.n, 0);
     assert_int_equal(l.ninvalid, 2);
-    assert_int_equal(count_lines(log_text, "ERROR"), 2);
+    assert_int_equal(count_of(log_text, "ERROR"), 2);
     assert_non_null(strstr(log_text, "N8N_API_URL: engine n8n-default not loaded: api_url: "));
     assert_non_null(strstr(log_text, "PREFECT_API_KEY: engine prefect-default not loaded: "
                                      "api_key: "));
@@ -465,7 +432,7 @@ static void test_env_json_engine_invalid(void **state)
     assert_int_equal(l.n, 1);
     assert_string_equal(l.v[0]->name, "ok");
     assert_int_equal(l.ninvalid, 8);
-    assert_int_equal(count_lines(log_text, "ERROR"), 8);
+    assert_int_equal(count_of(log_text, "ERROR"), 8);
     assert_non_null(strstr(log_text, "WFREG_ENGINE_BAD: engine bad not loaded: engine_type: "));
     assert_non_null(strstr(log_text, "api_url: must not contain a user name or password"));
     assert_non_null(strstr(log_text, "WFREG_ENGINE_BROKEN: engine not loaded: invalid JSON"));

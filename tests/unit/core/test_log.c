@@ -16,22 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *text;
-static size_t len;
+#include "../test_support.h"
 
 /* Logs one line in the given format and returns what was written. */
 static const char *log_one(wf_log_format format, const char *name)
 {
-    free(text);
-    text = NULL;
-    FILE *f = open_memstream(&text, &len);
-    assert_non_null(f);
     wf_log_setup(WF_LOG_DEBUG, format);
-    wf_log_set_stream(f);
+    capture_start();
     wf_error("Engine '%s': API key unreadable with the configured keys", name);
-    wf_log_set_stream(NULL);
-    fclose(f);
-    return text;
+    return capture_stop();
 }
 
 static void test_json_line(void **state)
@@ -87,8 +80,7 @@ static void test_secret_redacted(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    free(text);
-    text = NULL;
+    capture_reset();
     return 0;
 }
 

@@ -20,36 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../test_support.h"
+
 /* ---- helpers ----------------------------------------------------------------------- */
-
-static char *log_text;
-static size_t log_len;
-static FILE *log_file;
-
-static void capture_start(void)
-{
-    free(log_text);
-    log_text = NULL;
-    log_file = open_memstream(&log_text, &log_len);
-    assert_non_null(log_file);
-    wf_log_set_stream(log_file);
-}
-
-static const char *capture_stop(void)
-{
-    wf_log_set_stream(NULL);
-    fclose(log_file);
-    log_file = NULL;
-    return log_text;
-}
-
-static size_t count_of(const char *text, const char *needle)
-{
-    size_t n = 0;
-    for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
 
 static int setup(void **state)
 {
@@ -61,10 +34,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (log_file)
-        capture_stop();
-    free(log_text);
-    log_text = NULL;
+    capture_reset();
     return 0;
 }
 

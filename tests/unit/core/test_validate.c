@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../test_support.h"
+
 /* ---- helpers ----------------------------------------------------------------------- */
 
 static char *repeat(char c, size_t n)
@@ -387,18 +389,11 @@ static void test_config_workspace(void **state)
 
 /* ---- the patch --------------------------------------------------------------------- */
 
+/* The engine a patch applies to: stored, with an encrypted key. */
 static wf_engine *stored(const char *name, const char *type, const char *config)
 {
-    wf_engine *e = wf_engine_new();
-    assert_non_null(e);
-    e->id = 7;
-    e->name = strdup(name);
-    e->engine_type = strdup(type);
-    e->api_url = strdup("https://old.example.com");
-    free(e->config);
-    e->config = strdup(config);
+    wf_engine *e = stored_engine(name, type, "https://old.example.com", config);
     e->api_key_encrypted = strdup("gAAAAAtoken");
-    e->created_at = strdup("2026-01-01T00:00:00Z");
     return e;
 }
 

@@ -14,24 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static wf_engine *legacy(const char *name, const char *url, const char *config)
-{
-    wf_engine *e = wf_engine_new();
-    assert_non_null(e);
-    e->id = 7;
-    e->name = strdup(name);
-    e->engine_type = strdup("n8n");
-    e->api_url = strdup(url);
-    free(e->config);
-    e->config = strdup(config);
-    e->created_at = strdup("2026-01-02T03:04:05Z");
-    return e;
-}
+#include "../test_support.h"
 
 static void test_to_json_fields(void **state)
 {
     (void)state;
-    wf_engine *e = legacy("one", "http://h/", "{\"timeout_ms\":5,\"n\":7}");
+    wf_engine *e = stored_engine("one", "n8n", "http://h/", "{\"timeout_ms\":5,\"n\":7}");
     json_t *j = wf_engine_to_json(e);
     assert_non_null(j);
     const char *fields[] = {"id",     "name",       "engine_type", "api_url",
@@ -51,7 +39,7 @@ static void test_to_json_legacy_bytes(void **state)
 {
     (void)state;
     /* Latin-1 bytes, as an older system may have stored them */
-    wf_engine *e = legacy("caf\xe9", "http://h/caf\xe9", "{\"ws\": \"\xe9\"}");
+    wf_engine *e = stored_engine("caf\xe9", "n8n", "http://h/caf\xe9", "{\"ws\": \"\xe9\"}");
     json_t *j = wf_engine_to_json(e);
     assert_non_null(j);
     assert_string_equal(json_string_value(json_object_get(j, "name")), "caf\xef\xbf\xbd");
@@ -66,7 +54,7 @@ static void test_to_json_legacy_bytes(void **state)
     wf_engine_free(e);
 
     /* a legacy config that is JSON but not an object is served as that JSON */
-    e = legacy("seven", "http://h/", "7");
+    e = stored_engine("seven", "n8n", "http://h/", "7");
     j = wf_engine_to_json(e);
     assert_int_equal(json_integer_value(json_object_get(j, "config")), 7);
     json_decref(j);
