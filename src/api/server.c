@@ -518,9 +518,7 @@ static void api_free(wf_api *api)
     wf_metrics_free(api->metrics);
     wf_auth_free(api->auth);
     wf_registry_free(api->registry);
-    for (size_t i = 0; i < api->nenv; i++)
-        wf_engine_free(api->env[i]);
-    free(api->env);
+    wf_engines_free(api->env, api->nenv);
     wf_keyring_free(api->keyring);
     pthread_mutex_destroy(&api->write_lock);
 }

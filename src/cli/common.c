@@ -134,9 +134,7 @@ int wf_cli_load_registry(wf_cli *c, wf_err *err)
     }
     rc = wf_writes_load_registry(c->registry, c->store, c->keyring, env, nenv, c->log_startup, err);
 done:
-    for (size_t i = 0; i < nenv; i++)
-        wf_engine_free(env[i]);
-    free(env);
+    wf_engines_free(env, nenv);
     return rc;
 }
 

@@ -105,14 +105,11 @@ int wf_buf_putc(wf_buf *b, char c)
     return wf_buf_put(b, &c, 1);
 }
 
-int wf_buf_printf(wf_buf *b, const char *fmt, ...)
+int wf_buf_vprintf(wf_buf *b, const char *fmt, va_list ap)
 {
-    va_list ap;
-    va_start(ap, fmt);
     va_list ap2;
     va_copy(ap2, ap);
     int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
     int rc = 0;
     if (n < 0) {
         b->failed = true;
@@ -124,6 +121,15 @@ int wf_buf_printf(wf_buf *b, const char *fmt, ...)
         b->len += (size_t)n;
     }
     va_end(ap2);
+    return rc;
+}
+
+int wf_buf_printf(wf_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = wf_buf_vprintf(b, fmt, ap);
+    va_end(ap);
     return rc;
 }
 

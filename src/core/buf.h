@@ -13,6 +13,7 @@
 #ifndef WF_CORE_BUF_H
 #define WF_CORE_BUF_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -38,6 +39,8 @@ int wf_buf_put(wf_buf *b, const void *data, size_t len);
 int wf_buf_puts(wf_buf *b, const char *s);
 int wf_buf_putc(wf_buf *b, char c);
 int wf_buf_printf(wf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The same with a va_list (ap is consumed). */
+int wf_buf_vprintf(wf_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 /* Ensures room for `extra` more bytes plus a NUL. */
 int wf_buf_grow(wf_buf *b, size_t extra);

@@ -139,15 +139,8 @@ void wf_log(wf_log_level level, const char *fmt, ...)
     wf_buf msg = WF_BUF_INIT;
     va_list ap;
     va_start(ap, fmt);
-    va_list ap2;
-    va_copy(ap2, ap);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    wf_buf_vprintf(&msg, fmt, ap);
     va_end(ap);
-    if (n >= 0 && wf_buf_grow(&msg, (size_t)n) == 0) {
-        vsnprintf(msg.ptr, (size_t)n + 1, fmt, ap2);
-        msg.len = (size_t)n;
-    }
-    va_end(ap2);
 
     char ts[WF_TEXT_ISO_MAX];
     timestamp(ts);

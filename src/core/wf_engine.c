@@ -53,6 +53,13 @@ void wf_engine_free(wf_engine *e)
     free(e);
 }
 
+void wf_engines_free(wf_engine **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        wf_engine_free(v[i]);
+    free(v);
+}
+
 /* Copies one optional string field; false when the copy failed. */
 static bool dup_field(char **dst, const char *src)
 {

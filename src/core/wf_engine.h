@@ -65,6 +65,8 @@ wf_engine *wf_engine_new(void);
 wf_engine *wf_engine_dup(const wf_engine *e);
 /* Frees every field, wiping api_key_env; accepts NULL. */
 void wf_engine_free(wf_engine *e);
+/* Frees n records and the array that holds them; accepts NULL. */
+void wf_engines_free(wf_engine **v, size_t n);
 
 bool wf_engine_has_api_key(const wf_engine *e);
 const char *wf_engine_source_name(wf_engine_source s); /* "database" | "environment" */

@@ -403,8 +403,6 @@ int wf_writes_rotate_keys(wf_store *s, const wf_keyring *kr, bool dry_run, const
 done:
     if (in_tx)
         wf_store_rollback(s);
-    for (size_t i = 0; i < n; i++)
-        wf_engine_free(list[i]);
-    free(list);
+    wf_engines_free(list, n);
     return rc;
 }
