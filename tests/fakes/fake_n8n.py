@@ -24,7 +24,6 @@ import json
 import re
 import sys
 import time
-import uuid
 
 import fakebase
 from fakebase import FakeServer, Response, iso_ms, parse_time, stable_id, BASE_TIME

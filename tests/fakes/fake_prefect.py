@@ -31,8 +31,7 @@ import time
 import uuid
 
 import fakebase
-from fakebase import (FakeServer, Response, iso_us, parse_time, stable_uuid, BASE_TIME,
-                      json_bytes)
+from fakebase import FakeServer, Response, iso_us, parse_time, stable_uuid, BASE_TIME
 
 SORTS = ("CREATED_DESC", "UPDATED_DESC", "NAME_ASC", "NAME_DESC")
 RUN_SORTS = ("ID_DESC", "START_TIME_ASC", "START_TIME_DESC", "EXPECTED_START_TIME_ASC",
@@ -274,7 +273,8 @@ class FakePrefect(FakeServer):
                 m = re.match(rx, path)
                 # current code declares {id:uuid}: Starlette's convertor then does not match
                 # a non-UUID at all (404, or 405 where another route has the path)
-                if m and self.uuid_errors == 404 and not all(UUID_PATH.match(g) for g in m.groups()):
+                if m and self.uuid_errors == 404 and \
+                        not all(UUID_PATH.match(g) for g in m.groups()):
                     m = None
                 if m:
                     found.append((method, fn, m.groups()))

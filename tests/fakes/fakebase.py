@@ -17,7 +17,6 @@ Each engine module answers its engine's own paths, auth and bodies; this module 
 Python's standard library only. Every wait here is bounded in time.
 """
 
-import argparse
 import base64
 import hashlib
 import json
