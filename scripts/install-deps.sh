@@ -7,8 +7,9 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev libevent-dev libargon2-dev
+  libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev libevent-dev libargon2-dev libpq-dev
   sqlite3 openssl cppcheck python3
+  postgresql # the tests' private cluster (tests/pg/cluster.sh); psql and pg_dump with it
 )
 if [ "${1:-}" = "--bench" ]; then
   packages+=(wrk nginx-light curl)

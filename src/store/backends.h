@@ -13,4 +13,8 @@
  * up)" and the journal mode is left as it is. */
 int wf_sqlite_open(const char *path, bool create, wf_store **out, wf_err *err);
 
+/* Connects to PostgreSQL: url is a postgresql:// or postgres:// URL, SQLAlchemy's
+ * postgresql+DRIVER:// form, or a libpq key=value string, passed to libpq as it is. */
+int wf_pg_open(const char *url, wf_store **out, wf_err *err);
+
 #endif

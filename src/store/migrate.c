@@ -12,7 +12,10 @@
  *
  * Each migration runs in its own transaction together with its version row, and checks
  * again that it is still pending once it holds the write lock, so that two instances
- * starting at once cannot both apply it.
+ * starting at once cannot both apply it. The lock is the backend's: SQLite's BEGIN
+ * IMMEDIATE, PostgreSQL's pg_advisory_xact_lock taken by wf_store_begin (postgres.c).
+ * Creating the version table takes it too: two concurrent CREATE TABLE IF NOT EXISTS
+ * can collide on PostgreSQL.
  */
 #include "migrate.h"
 #include "../core/embed.h"
@@ -59,6 +62,7 @@ static const char *const audit_log_columns[] = {
     "id", "created_at", "actor_id", "actor", "action", "engine_id", "engine_name", "fields", NULL};
 static const char *const audit_log_indexes[] = {"ix_audit_log_engine_id",
                                                 "ix_audit_log_engine_name", NULL};
+static const char *const wfreg_state_columns[] = {"id", "version", NULL};
 static const char *const none[] = {NULL};
 
 static const struct expected_table {
@@ -73,6 +77,7 @@ static const struct expected_table {
      workflow_engines_unique},
     {"0003", "api_tokens", api_tokens_columns, api_tokens_indexes, none},
     {"0003", "audit_log", audit_log_columns, audit_log_indexes, none},
+    {"0004", "wfreg_state", wfreg_state_columns, none, none},
 };
 
 #define ENGINES_TABLE "workflow_engines"
@@ -445,17 +450,33 @@ done:
     return rc;
 }
 
+/* The version table, created under the write lock. */
+static int create_version_table(wf_store *s, wf_err *err)
+{
+    int rc = wf_store_begin(s, err);
+    if (rc)
+        return rc;
+    if ((rc = wf_store_exec(s, VERSION_TABLE_DDL, err))) {
+        wf_store_rollback(s);
+        return rc;
+    }
+    return wf_store_commit(s, err);
+}
+
 int wf_migrate_up(wf_store *s, const char *target, size_t *napplied, wf_err *err)
 {
     plan p;
     size_t end = 0, count = 0;
+    bool pending = false;
     int rc = plan_load(s, &p, err);
     if (rc == 0)
         rc = resolve_target(&p, target, &end, err);
     if (rc == 0)
         rc = check_checksums(&p, err);
-    if (rc == 0)
-        rc = wf_store_exec(s, VERSION_TABLE_DDL, err);
+    for (size_t i = 0; i < end && !pending; i++)
+        pending = plan_row(&p, p.list[i].version) == NULL;
+    if (rc == 0 && pending)
+        rc = create_version_table(s, err);
     for (size_t i = 0; rc == 0 && i < end; i++) {
         bool ran = false;
         if (plan_row(&p, p.list[i].version))
@@ -507,11 +528,15 @@ int wf_migrate_up_sql(wf_store *s, const char *target, wf_buf *out, wf_err *err)
         wf_buf_printf(out, "-- wfreg migrate up --sql (%s): nothing to apply.\n", p.dialect);
         goto done;
     }
+    const char *lock = wf_store_tx_lock_sql(s);
     wf_buf_printf(out,
                   "-- wfreg migrate up --sql (%s): %zu migration(s), up to %s.\n"
                   "-- Run it as one transaction; it records each version in wfreg_migrations.\n"
-                  "BEGIN;\n%s",
-                  p.dialect, pending, p.list[end - 1].version, VERSION_TABLE_DDL);
+                  "BEGIN;\n",
+                  p.dialect, pending, p.list[end - 1].version);
+    if (lock) /* the lock wfreg's instances take: safe while they start */
+        wf_buf_printf(out, "%s;\n", lock);
+    wf_buf_puts(out, VERSION_TABLE_DDL);
     for (size_t i = 0; rc == 0 && i < end; i++) {
         if (!plan_row(&p, p.list[i].version))
             rc = append_migration_sql(&p, &p.list[i], out, err);

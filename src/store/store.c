@@ -4,7 +4,7 @@
  * the rest of wfreg never knows which database it talks to.
  *
  * DATABASE_URL may carry a password (postgresql://user:secret@host/db): no message
- * made here ever contains the URL.
+ * made here ever contains the URL, and postgres.c masks it in its own.
  */
 #include "store.h"
 #include "backends.h"
@@ -32,6 +32,16 @@ static const char *sqlite_path(const char *url)
     return p;
 }
 
+/* A libpq "key=value ..." string: it starts with a keyword and an '=' ("host=db
+ * dbname=wfreg"), which no URL or path does. */
+static bool is_keyword_value(const char *s)
+{
+    size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
+    while (n > 0 && s[n] == ' ')
+        n++;
+    return n > 0 && s[n] == '=';
+}
+
 static int open_url(const char *database_url, bool create, wf_store **out, wf_err *err)
 {
     *out = NULL;
@@ -44,11 +54,10 @@ static int open_url(const char *database_url, bool create, wf_store **out, wf_er
                               "DATABASE_URL: sqlite: must be followed by a file path");
         return wf_sqlite_open(path, create, out, err);
     }
+    (void)create; /* PostgreSQL never creates a database: opening only connects */
     if (has_prefix(database_url, "postgresql://") || has_prefix(database_url, "postgres://") ||
-        has_prefix(database_url, "postgresql+"))
-        return wf_err_set(err, WF_ERR_DB,
-                          "PostgreSQL is not supported yet by this build (issue: PostgreSQL "
-                          "backend); use sqlite:PATH");
+        has_prefix(database_url, "postgresql+") || is_keyword_value(database_url))
+        return wf_pg_open(database_url, out, err);
     return wf_err_set(err, WF_ERR_INVALID,
                       "DATABASE_URL: must start with sqlite: or postgresql://");
 }
@@ -72,6 +81,11 @@ void wf_store_close(wf_store *s)
 const char *wf_store_dialect(const wf_store *s)
 {
     return s->ops->dialect;
+}
+
+const char *wf_store_tx_lock_sql(const wf_store *s)
+{
+    return s->ops->tx_lock_sql;
 }
 
 /* A backend may leave an operation out (NULL) while it is being written. */
@@ -231,6 +245,34 @@ int wf_store_audit_list(wf_store *s, int64_t engine_id, const char *engine_name,
 int wf_store_data_version(wf_store *s, int64_t *v, wf_err *err)
 {
     return WF_STORE_CALL(s, data_version, err, v, err);
+}
+
+/* The optional operations: a backend without them has nothing to do there. */
+
+int wf_store_ping(wf_store *s, wf_err *err)
+{
+    return s->ops->ping ? s->ops->ping(s, err) : 0;
+}
+
+int wf_store_reconnect(wf_store *s, wf_err *err)
+{
+    return s->ops->reconnect ? s->ops->reconnect(s, err) : 0;
+}
+
+int wf_store_listen(wf_store *s, wf_err *err)
+{
+    return s->ops->listen ? s->ops->listen(s, err) : 0;
+}
+
+int wf_store_socket(wf_store *s)
+{
+    return s->ops->socket ? s->ops->socket(s) : -1;
+}
+
+int wf_store_notifications(wf_store *s, unsigned *changed, wf_err *err)
+{
+    *changed = 0;
+    return s->ops->notifications ? s->ops->notifications(s, changed, err) : 0;
 }
 
 void wf_strv_free(char **v, size_t n)

@@ -1,6 +1,6 @@
 /*
- * store.h: the one interface to wfreg's database. Each backend (sqlite.c now, postgres.c
- * later) fills a wf_store_ops table; everything above this folder calls the wf_store_*
+ * store.h: the one interface to wfreg's database. Each backend (sqlite.c, postgres.c)
+ * fills a wf_store_ops table; everything above this folder calls the wf_store_*
  * functions below and never sees SQL.
  *
  * A wf_store is one connection. Every write is one transaction: the engine_* writers
@@ -80,6 +80,9 @@ void wf_audit_rows_free(wf_audit_row *rows, size_t n);
 typedef struct wf_store_ops {
     const char *name;    /* "sqlite" */
     const char *dialect; /* which migration scripts apply: "sqlite" | "pg" */
+    /* The statement that follows BEGIN in this backend's transactions (PostgreSQL: the
+     * advisory lock that serialises wfreg's writers); NULL when BEGIN itself locks. */
+    const char *tx_lock_sql;
     void (*close)(wf_store *s);
 
     int (*begin)(wf_store *s, wf_err *err);
@@ -121,6 +124,13 @@ typedef struct wf_store_ops {
     int (*audit_list)(wf_store *s, int64_t engine_id, const char *engine_name, int limit,
                       wf_audit_row **out, size_t *n, wf_err *err);
     int (*data_version)(wf_store *s, int64_t *v, wf_err *err);
+
+    /* Optional (NULL: nothing to do, no socket, no notifications): see the functions. */
+    int (*ping)(wf_store *s, wf_err *err);
+    int (*reconnect)(wf_store *s, wf_err *err);
+    int (*listen)(wf_store *s, wf_err *err);
+    int (*socket)(wf_store *s);
+    int (*notifications)(wf_store *s, unsigned *changed, wf_err *err);
 } wf_store_ops;
 
 /* Every backend's handle starts with this, so that the generic functions can dispatch. */
@@ -129,16 +139,21 @@ struct wf_store {
 };
 
 /* Opens the database a DATABASE_URL names: "sqlite:PATH" (the folder of PATH is created
- * when missing; "sqlite::memory:" for tests). "postgresql://" and "postgres://" are
- * answered with a clear "not yet supported" WF_ERR_DB until that backend exists.
+ * when missing; "sqlite::memory:" for tests), or PostgreSQL: "postgresql://...",
+ * "postgres://...", SQLAlchemy's "postgresql+DRIVER://..." or a libpq "key=value ..."
+ * string, every libpq parameter (sslmode, connect_timeout, ...) passed through. A
+ * connection that fails is WF_ERR_DB, a string libpq cannot parse WF_ERR_INVALID.
  * Messages never contain a password. Does not migrate. */
 int wf_store_open(const char *database_url, wf_store **out, wf_err *err);
 /* The same for commands that only look (migrate status, verify, up --sql, check): a
  * missing database is WF_ERR_NOT_FOUND "no database at PATH (run wfreg migrate up)",
- * nothing is created, and the journal mode is left as it is. */
+ * nothing is created, and the journal mode is left as it is. (PostgreSQL never creates
+ * a database: both open the same way.) */
 int wf_store_open_existing(const char *database_url, wf_store **out, wf_err *err);
 void wf_store_close(wf_store *s); /* accepts NULL */
 const char *wf_store_dialect(const wf_store *s);
+/* ops->tx_lock_sql: what migrate up --sql prints after BEGIN; NULL for none. */
+const char *wf_store_tx_lock_sql(const wf_store *s);
 
 int wf_store_begin(wf_store *s, wf_err *err);
 int wf_store_commit(wf_store *s, wf_err *err);
@@ -214,8 +229,47 @@ int wf_store_audit_insert(wf_store *s, const wf_audit_row *a, wf_err *err);
 int wf_store_audit_list(wf_store *s, int64_t engine_id, const char *engine_name, int limit,
                         wf_audit_row **out, size_t *n, wf_err *err);
 
-/* A number that changes whenever ANOTHER connection commits to the database (SQLite:
- * PRAGMA data_version). The server polls it to reload its snapshots. */
+/* A number that changes whenever another connection commits a change; the server polls
+ * it and reloads its snapshots when it differs from the value it last saw.
+ * - SQLite: PRAGMA data_version, which changes when any other connection commits
+ *   anything to the file; this connection's own commits leave it as it is.
+ * - PostgreSQL: wfreg_state.version (migration 0004), bumped by a trigger in every
+ *   transaction that writes workflow_engines, app_users or api_tokens, whoever commits
+ *   it: this connection's own commits change it too. WF_ERR_DB before 0004. */
 int wf_store_data_version(wf_store *s, int64_t *v, wf_err *err);
+
+/* ---- for a server: connection state and change notifications ------------------------ */
+
+/* One round trip: 0 when the database answers, WF_ERR_DB when it does not (then
+ * wf_store_reconnect). SQLite: always 0. */
+int wf_store_ping(wf_store *s, wf_err *err);
+/* PostgreSQL: drops the connection and opens it again with the same URL and session
+ * settings (blocks for up to connect_timeout, 10 s unless the URL says otherwise). An
+ * open transaction is lost (its nesting is reset) and LISTEN must be repeated; every
+ * operation on a lost connection fails fast with WF_ERR_DB "... connection lost ...".
+ * Nothing reconnects by itself. SQLite: nothing to do, 0. */
+int wf_store_reconnect(wf_store *s, wf_err *err);
+
+/* The channel on which every committed change to workflow_engines, app_users or
+ * api_tokens is announced (PostgreSQL NOTIFY, sent by the trigger of migration 0004 in
+ * the writing transaction, so by every writer, psql by hand included). The payload is
+ * the table's name. */
+#define WF_STORE_CHANNEL "wfreg_changes"
+#define WF_STORE_CHANGED_ENGINES 1u
+#define WF_STORE_CHANGED_USERS 2u
+#define WF_STORE_CHANGED_TOKENS 4u
+
+/* PostgreSQL: LISTEN on WF_STORE_CHANNEL on this connection (again after every
+ * reconnect; notifications sent while it was lost are gone: reload in full). SQLite:
+ * nothing (poll wf_store_data_version). */
+int wf_store_listen(wf_store *s, wf_err *err);
+/* The socket to watch for reading after wf_store_listen (an event loop adds it with
+ * EV_READ); -1 when there is none (SQLite, or no connection). It changes with every
+ * reconnect: ask again. */
+int wf_store_socket(wf_store *s);
+/* Reads, without blocking, what has arrived on the socket, and sets *changed to the
+ * WF_STORE_CHANGED_* bits of the tables named since the last call (0: nothing). WF_ERR_DB
+ * when the connection is lost. SQLite: always 0. */
+int wf_store_notifications(wf_store *s, unsigned *changed, wf_err *err);
 
 #endif

@@ -299,7 +299,7 @@ class Readiness(unittest.TestCase):
                 "name": "ready-engine", "engine_type": "n8n",
                 "api_url": "https://n.example.com"}, token=token)[0], 201)
             self.assertEqual(server.request("GET", "/readyz").status, 200)
-            p = server.cli("migrate", "down", "--force")
+            p = server.cli("migrate", "down", "0002", "--force")
             self.assertEqual(p.returncode, 0, p.stderr)
             status, _, obj = server.json("GET", "/readyz")
             self.assertEqual(status, 503, obj)

@@ -106,7 +106,7 @@ old_updated=$(sql "SELECT updated_at FROM workflow_engines WHERE name='prefect-l
 sleep 1
 run engines update prefect-local --url http://127.0.0.1:4201/api --active
 expect_code 0 "update url and activate"
-expect_eq "$(sql "SELECT api_url || ' ' || active FROM workflow_engines WHERE name='prefect-local'")" "http://127.0.0.1:4201/api 1" "update stored"
+expect_eq "$(sql "SELECT api_url || ' ' || CASE WHEN active THEN 1 ELSE 0 END FROM workflow_engines WHERE name='prefect-local'")" "http://127.0.0.1:4201/api 1" "update stored"
 new_updated=$(sql "SELECT updated_at FROM workflow_engines WHERE name='prefect-local'")
 if [ "$new_updated" != "$old_updated" ]; then ok; else bad "updated_at moves on update"; fi
 run engines update prefect-local
@@ -123,7 +123,7 @@ expect_code 2 "changing to windmill needs a workspace"
 
 run engines update n8n-prod --remove-api-key
 expect_code 0 "remove the key"
-expect_eq "$(sql "SELECT api_key_encrypted IS NULL FROM workflow_engines WHERE name='n8n-prod'")" "1" "the key is gone"
+expect_eq "$(sql "SELECT count(*) FROM workflow_engines WHERE name='n8n-prod' AND api_key_encrypted IS NULL")" "1" "the key is gone"
 run_in "$MARK-2" engines update n8n-prod --api-key-stdin
 expect_code 0 "set a new key"
 run engines update n8n-prod --name n8n-main

@@ -85,7 +85,8 @@ expect_code 3 "add with a key but no keyring"
 expect_err "api_key: cannot store an API key: $NOKEY" "add without keys says why"
 run keys generate
 printf '%s\n' "$OUT" > "$TMP/x.key"
-export DATABASE_URL="sqlite:$TMP/wrap.db"
+DATABASE_URL=$(other_db wrap)
+export DATABASE_URL
 run migrate up
 SECRET_KEY=wrap-secret run_in "k-0123456" engines add w1 --type n8n --url http://127.0.0.1:9 --api-key-stdin
 SECRET_KEY=wrap-secret run engines export --with-keys --export-key-file "$TMP/x.key" -o "$TMP/wrapped.json"

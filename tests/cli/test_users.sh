@@ -36,8 +36,9 @@ expect_out "Added user 'alice' (admin" "add reports the user"
 expect_none "$PW" "add never prints the password"
 hash=$(sql "SELECT password_hash FROM app_users WHERE username='alice'")
 case "$hash" in '$argon2id$v=19$m=19456,t=2,p=1$'*) ok ;; *) bad "the stored hash is argon2id (got '${hash:0:16}...')" ;; esac
-if sql ".dump" | grep -qF "$PW"; then bad "the password is stored in clear"; else ok; fi
-expect_eq "$(sql "SELECT role || ' ' || active FROM app_users WHERE username='alice'")" "admin 1" "role and active stored"
+if dump | grep -qF "alice"; then ok; else bad "dump shows what the database holds"; fi
+if dump | grep -qF "$PW"; then bad "the password is stored in clear"; else ok; fi
+expect_eq "$(sql "SELECT role || ' ' || CASE WHEN active THEN 1 ELSE 0 END FROM app_users WHERE username='alice'")" "admin 1" "role and active stored"
 
 printf '%s\n' "viewer-pass-1" | "$WFREG" users add bob --role viewer --password-stdin >/dev/null 2>&1
 expect_eq "$?" "0" "a trailing newline on standard input is not part of the password"
@@ -138,12 +139,17 @@ expect_err "not be shown again" "create says the token will not be shown again"
 if printf '%s' "$ERR" | grep -qF "$token"; then bad "the token is on standard error"; else ok; fi
 want=$(printf '%s' "$token" | sha256sum | cut -d' ' -f1)
 expect_eq "$(sql "SELECT token_hash FROM api_tokens WHERE id=1")" "$want" "the stored hash is the SHA-256 of the token"
-if sql ".dump" | grep -qF "${token#wfr_}"; then bad "the token is stored in clear"; else ok; fi
-expect_eq "$(sql "SELECT kind || ' ' || label || ' ' || (expires_at IS NULL) || ' ' || (revoked_at IS NULL) FROM api_tokens WHERE id=1")" "api deploy 1 1" "kind, label, no expiry, live"
+if dump | grep -qF "${token#wfr_}"; then bad "the token is stored in clear"; else ok; fi
+expect_eq "$(sql "SELECT kind || ' ' || label || ' ' || CASE WHEN expires_at IS NULL THEN 1 ELSE 0 END || ' ' || CASE WHEN revoked_at IS NULL THEN 1 ELSE 0 END FROM api_tokens WHERE id=1")" "api deploy 1 1" "kind, label, no expiry, live"
 
 run tokens create --user bob --label ci --expires-days 30
 expect_code 0 "create with an expiry"
-expect_eq "$(sql "SELECT CAST(julianday(expires_at) - julianday('now') + 0.5 AS INTEGER) FROM api_tokens WHERE id=2")" "30" "expires in 30 days"
+if is_pg; then
+  days=$(sql "SELECT round(extract(epoch FROM expires_at - (now() AT TIME ZONE 'UTC')) / 86400) FROM api_tokens WHERE id=2")
+else
+  days=$(sql "SELECT CAST(julianday(expires_at) - julianday('now') + 0.5 AS INTEGER) FROM api_tokens WHERE id=2")
+fi
+expect_eq "$days" "30" "expires in 30 days"
 token2=$OUT
 run tokens create --user bob --label x --expires-days 0
 expect_code 2 "--expires-days 0"
@@ -179,7 +185,7 @@ expect_none "$want" "list --json never shows a hash"
 run users disable bob
 expect_code 0 "disable"
 expect_out "Disabled user 'bob'" "disable reports"
-expect_eq "$(sql "SELECT active FROM app_users WHERE username='bob'")" "0" "disable stored"
+expect_eq "$(sql "SELECT CASE WHEN active THEN 1 ELSE 0 END FROM app_users WHERE username='bob'")" "0" "disable stored"
 run tokens list --json
 expect_eq "$(json_len "$OUT")" "1" "a disabled user's tokens are not listed as usable"
 run tokens list --all --json
@@ -191,7 +197,7 @@ expect_code 0 "disable twice"
 expect_out "already disabled" "disable twice says so"
 run users enable bob
 expect_code 0 "enable"
-expect_eq "$(sql "SELECT active FROM app_users WHERE username='bob'")" "1" "enable stored"
+expect_eq "$(sql "SELECT CASE WHEN active THEN 1 ELSE 0 END FROM app_users WHERE username='bob'")" "1" "enable stored"
 run users disable nobody
 expect_code 1 "disable an unknown user"
 
@@ -202,7 +208,7 @@ expect_eq "$(json_len "$OUT")" "1" "an expired token is not listed as usable"
 run tokens revoke 1
 expect_code 0 "revoke"
 expect_out "Revoked token 1" "revoke reports"
-expect_eq "$(sql "SELECT revoked_at IS NOT NULL FROM api_tokens WHERE id=1")" "1" "revoke stored"
+expect_eq "$(sql "SELECT count(*) FROM api_tokens WHERE id=1 AND revoked_at IS NOT NULL")" "1" "revoke stored"
 run tokens revoke 1
 expect_code 1 "revoke twice"
 run tokens revoke 99
@@ -221,7 +227,7 @@ sql "INSERT INTO api_tokens (user_id, kind, label, token_hash) VALUES ((SELECT i
 run_in "bobs-new-pass-1" users passwd bob --password-stdin
 expect_code 0 "passwd with a live session"
 expect_out "1 login session(s) signed out" "passwd signs sessions out"
-expect_eq "$(sql "SELECT revoked_at IS NOT NULL FROM api_tokens WHERE kind='session'")" "1" "the session is revoked"
+expect_eq "$(sql "SELECT count(*) FROM api_tokens WHERE kind='session' AND revoked_at IS NOT NULL")" "1" "the session is revoked"
 
 # ---- the audit trail of engine changes ------------------------------------------------
 
@@ -235,7 +241,12 @@ run engines update audited --name audited-2
 expect_code 0 "engines update --name"
 run engines remove audited-2
 expect_code 0 "engines remove"
-audit=$(sql "SELECT group_concat(actor || ' ' || action || ' ' || engine_name || ' ' || fields || ' ' || (actor_id IS NULL) || ' ' || (engine_id = 1), '|') FROM audit_log ORDER BY id")
+row="actor || ' ' || action || ' ' || engine_name || ' ' || fields || ' ' || CASE WHEN actor_id IS NULL THEN 1 ELSE 0 END || ' ' || CASE WHEN engine_id = 1 THEN 1 ELSE 0 END"
+if is_pg; then
+  audit=$(sql "SELECT string_agg($row, '|' ORDER BY id) FROM audit_log")
+else
+  audit=$(sql "SELECT group_concat($row, '|') FROM (SELECT * FROM audit_log ORDER BY id)")
+fi
 expect_eq "$audit" 'cli create audited ["name","engine_type","api_url","active","config","api_key"] 1 1|cli update audited ["api_url","active"] 1 1|cli update audited-2 ["name"] 1 1|cli delete audited-2 [] 1 1' "every change has its audit row, a no-op none"
 if sql "SELECT * FROM audit_log" | grep -qF "engine-key-123"; then bad "an API key in the audit log"; else ok; fi
 if sql "SELECT fields FROM audit_log" | grep -qF "127.0.0.1"; then bad "a value in the audit fields"; else ok; fi

@@ -1,8 +1,9 @@
 /*
- * test_migrate.c: the migration runner on real SQLite files: the embedded list, up from
- * empty and again, up to a target, status, the printed SQL (and that printing writes
- * nothing), checksum refusal, verify, down with its guard and targets, and adopting a
- * database made by the earlier Python system (Alembic at 453c1befe40).
+ * test_migrate.c: the migration runner on a real database, SQLite or PostgreSQL
+ * (store_fixture.h): the embedded list, up from empty and again, up to a target, status,
+ * the printed SQL (and that printing writes nothing), checksum refusal, verify, down
+ * with its guard and targets, adopting a database made by the earlier Python system
+ * (Alembic at 453c1befe40), and four instances migrating one database at once.
  */
 #include "store/migrate.h"
 #include "store/store.h"
@@ -13,6 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+
+#include <pthread.h>
+
+#define NMIGRATIONS 4
 
 static int setup(void **state)
 {
@@ -78,13 +83,15 @@ static void test_embedded_list(void **state)
     (void)state;
     size_t n = 0;
     const wf_migration *m = wf_migrations(&n);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, NMIGRATIONS);
     assert_string_equal(m[0].version, "0001");
     assert_string_equal(m[0].name, "app_users");
     assert_string_equal(m[1].version, "0002");
     assert_string_equal(m[1].name, "workflow_engines");
     assert_string_equal(m[2].version, "0003");
     assert_string_equal(m[2].name, "auth_audit");
+    assert_string_equal(m[3].version, "0004");
+    assert_string_equal(m[3].name, "change_version");
     for (size_t i = 0; i < n; i++) {
         assert_non_null(m[i].sqlite_up);
         assert_non_null(m[i].sqlite_down);
@@ -98,7 +105,8 @@ static void test_embedded_list(void **state)
     assert_non_null(strstr(m[1].pg_down, "DROP TABLE IF EXISTS workflow_engines CASCADE"));
     assert_non_null(strstr(m[2].sqlite_up, "token_hash CHAR(64) NOT NULL UNIQUE"));
     assert_non_null(strstr(m[2].pg_up, "ON DELETE SET NULL"));
-    assert_string_equal(wf_migrate_head(), "0003");
+    assert_non_null(strstr(m[3].pg_up, "pg_notify('wfreg_changes'"));
+    assert_string_equal(wf_migrate_head(), "0004");
 }
 
 /* ---- up ---- */
@@ -111,13 +119,14 @@ static void test_up_from_empty_and_again(void **state)
     assert_false(at_head);
     assert_current(s, "");
 
-    up_ok(s, NULL, 3);
+    up_ok(s, NULL, NMIGRATIONS);
     assert_true(table_exists(s, "app_users"));
     assert_true(table_exists(s, "workflow_engines"));
     assert_true(table_exists(s, "api_tokens"));
     assert_true(table_exists(s, "audit_log"));
+    assert_true(table_exists(s, "wfreg_state"));
     assert_true(table_exists(s, "wfreg_migrations"));
-    assert_current(s, "0003");
+    assert_current(s, "0004");
     assert_int_equal(wf_migrate_is_at_head(s, &at_head, NULL), 0);
     assert_true(at_head);
 
@@ -139,16 +148,18 @@ static void test_up_to_target(void **state)
     up_ok(s, "workflow_engines", 1); /* a name works too */
     assert_current(s, "0002");
     assert_false(table_exists(s, "audit_log"));
-    up_ok(s, NULL, 1);
-    assert_current(s, "0003");
+    up_ok(s, NULL, 2);
+    assert_current(s, "0004");
 }
 
 static void test_up_memory(void **state)
 {
     (void)state;
+    if (fixture_is_pg())
+        skip();
     wf_store *s = NULL;
     assert_int_equal(wf_store_open("sqlite::memory:", &s, NULL), 0);
-    up_ok(s, NULL, 3);
+    up_ok(s, NULL, NMIGRATIONS);
     wf_store_close(s);
 }
 
@@ -158,14 +169,14 @@ static void test_status(void **state)
     wf_migration_state *st = NULL;
     size_t n = 0;
     assert_int_equal(wf_migrate_status(s, &st, &n, NULL), 0);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, NMIGRATIONS);
     assert_false(st[0].is_applied);
     assert_true(st[0].is_known);
     free(st);
 
     up_ok(s, "0001", 1);
     assert_int_equal(wf_migrate_status(s, &st, &n, NULL), 0);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, NMIGRATIONS);
     assert_string_equal(st[0].version, "0001");
     assert_string_equal(st[0].name, "app_users");
     assert_true(st[0].is_applied);
@@ -179,11 +190,11 @@ static void test_status(void **state)
     exec_ok(s, "INSERT INTO wfreg_migrations (version, name, checksum)"
                " VALUES ('0099', 'future', 'abc')");
     assert_int_equal(wf_migrate_status(s, &st, &n, NULL), 0);
-    assert_int_equal(n, 4);
-    assert_string_equal(st[3].version, "0099");
-    assert_string_equal(st[3].name, "future");
-    assert_false(st[3].is_known);
-    assert_true(st[3].is_applied);
+    assert_int_equal(n, NMIGRATIONS + 1);
+    assert_string_equal(st[NMIGRATIONS].version, "0099");
+    assert_string_equal(st[NMIGRATIONS].name, "future");
+    assert_false(st[NMIGRATIONS].is_known);
+    assert_true(st[NMIGRATIONS].is_applied);
     free(st);
 }
 
@@ -211,12 +222,20 @@ static void test_up_sql(void **state)
                           "ix_api_tokens_user_id",
                           "ix_audit_log_engine_id",
                           "ix_audit_log_engine_name",
-                          "VALUES ('0003', 'auth_audit', '"};
+                          "VALUES ('0003', 'auth_audit', '",
+                          "CREATE TABLE IF NOT EXISTS wfreg_state",
+                          "VALUES ('0004', 'change_version', '"};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         if (!strstr(sql, want[i]))
             fail_msg("up --sql lacks \"%s\"", want[i]);
     }
     assert_true(strstr(sql, "BEGIN;") < strstr(sql, "COMMIT;"));
+    /* PostgreSQL: under the lock the instances take, right after BEGIN */
+    const char *lock = strstr(sql, "SELECT pg_advisory_xact_lock(");
+    if (fixture_is_pg())
+        assert_true(lock && lock < strstr(sql, "CREATE TABLE IF NOT EXISTS wfreg_migrations"));
+    else
+        assert_null(lock);
     /* it wrote nothing */
     assert_false(table_exists(f->s, "wfreg_migrations"));
     assert_false(table_exists(f->s, "workflow_engines"));
@@ -253,7 +272,7 @@ static void test_up_sql_partial(void **state)
 static void test_checksum_refusal(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 3);
+    up_ok(s, NULL, NMIGRATIONS);
     exec_ok(s, "UPDATE wfreg_migrations SET checksum = 'x' WHERE version = '0002'");
     wf_err err;
     wf_err_init(&err);
@@ -278,7 +297,7 @@ static void test_checksum_refusal(void **state)
 static void test_verify_ok(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 3);
+    up_ok(s, NULL, NMIGRATIONS);
     wf_buf b = WF_BUF_INIT;
     wf_err err;
     wf_err_init(&err);
@@ -288,7 +307,9 @@ static void test_verify_ok(void **state)
     assert_non_null(strstr(r, "ok   table workflow_engines\n"));
     assert_non_null(strstr(r, "ok   column workflow_engines.api_key_encrypted\n"));
     assert_non_null(strstr(r, "ok   index ix_workflow_engines_active\n"));
-    assert_non_null(strstr(r, "ok   schema version at head 0003\n"));
+    assert_non_null(strstr(r, "ok   schema version at head 0004\n"));
+    assert_non_null(strstr(r, "ok   index ix_workflow_engines_name is UNIQUE\n"));
+    assert_non_null(strstr(r, "ok   column wfreg_state.version\n"));
     assert_non_null(strstr(r, "ok   table api_tokens\n"));
     assert_non_null(strstr(r, "ok   column api_tokens.token_hash\n"));
     assert_non_null(strstr(r, "ok   index ix_api_tokens_user_id\n"));
@@ -311,7 +332,7 @@ static void test_verify_empty(void **state)
 static void test_verify_missing_index(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 3);
+    up_ok(s, NULL, NMIGRATIONS);
     exec_ok(s, "DROP INDEX ix_workflow_engines_active");
     wf_buf b = WF_BUF_INIT;
     wf_err err;
@@ -326,7 +347,7 @@ static void test_verify_missing_index(void **state)
 static void test_verify_missing_column(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 3);
+    up_ok(s, NULL, NMIGRATIONS);
     exec_ok(s, "ALTER TABLE workflow_engines DROP COLUMN config");
     wf_buf b = WF_BUF_INIT;
     assert_int_equal(wf_migrate_verify(s, &b, NULL), WF_ERR_DB);
@@ -339,13 +360,17 @@ static void test_verify_missing_column(void **state)
 static void test_down_guard_and_force(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 3);
+    up_ok(s, NULL, NMIGRATIONS);
     add_engine(s, "keep-me");
     add_engine(s, "me-too");
     wf_err err;
     size_t n = 99;
     wf_err_init(&err);
-    /* the newest migration (tokens and audit) goes without a guard */
+    /* the newest migrations (the change counter, tokens and audit) go without a guard */
+    assert_int_equal(wf_migrate_down(s, NULL, false, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_false(table_exists(s, "wfreg_state"));
+    assert_current(s, "0003");
     assert_int_equal(wf_migrate_down(s, NULL, false, &n, &err), 0);
     assert_int_equal(n, 1);
     assert_false(table_exists(s, "audit_log"));
@@ -373,31 +398,32 @@ static void test_down_targets(void **state)
     assert_int_equal(wf_migrate_down(s, NULL, false, &n, NULL), 0); /* nothing applied */
     assert_int_equal(n, 0);
 
-    up_ok(s, NULL, 3);
+    up_ok(s, NULL, NMIGRATIONS);
     assert_int_equal(wf_migrate_down(s, "0007", false, &n, &err), WF_ERR_NOT_FOUND);
     assert_int_equal(wf_migrate_down(s, "0001", false, &n, NULL), 0);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, NMIGRATIONS - 1);
     assert_current(s, "0001");
     assert_int_equal(wf_migrate_down(s, "0001", false, &n, NULL), 0); /* already there */
     assert_int_equal(n, 0);
 
-    up_ok(s, NULL, 2);
+    up_ok(s, NULL, NMIGRATIONS - 1);
     assert_int_equal(wf_migrate_down(s, "base", false, &n, NULL), 0);
-    assert_int_equal(n, 3);
+    assert_int_equal(n, NMIGRATIONS);
     assert_current(s, "");
     assert_false(table_exists(s, "app_users"));
     assert_false(table_exists(s, "api_tokens"));
+    assert_false(table_exists(s, "wfreg_state"));
 
-    up_ok(s, NULL, 3);
+    up_ok(s, NULL, NMIGRATIONS);
     assert_int_equal(wf_migrate_down(s, "0000", false, &n, NULL), 0);
-    assert_int_equal(n, 3);
-    up_ok(s, NULL, 3); /* and back up again */
+    assert_int_equal(n, NMIGRATIONS);
+    up_ok(s, NULL, NMIGRATIONS); /* and back up again */
 }
 
 static void test_down_unknown_applied(void **state)
 {
     wf_store *s = store_of(state);
-    up_ok(s, NULL, 3);
+    up_ok(s, NULL, NMIGRATIONS);
     exec_ok(s, "INSERT INTO wfreg_migrations (version, name, checksum)"
                " VALUES ('0099', 'future', 'abc')");
     wf_err err;
@@ -436,11 +462,27 @@ static const char PYTHON_DB[] =
     "  'http://n8n:5678', 'gAAAAAlegacy', 1, '{\"workspace\": \"x\"}', 1,"
     "  '2025-01-02 03:04:05.123456', '2025-01-02 03:04:05.123456');";
 
-static void test_adopt_python_database(void **state)
+/* The file as a new string (free() it). */
+static char *read_text(const char *path)
 {
-    fixture *f = *state;
+    FILE *fp = fopen(path, "r");
+    char *text = NULL;
+    long len;
+    if (fp && fseek(fp, 0, SEEK_END) == 0 && (len = ftell(fp)) >= 0 &&
+        fseek(fp, 0, SEEK_SET) == 0 && (text = calloc(1, (size_t)len + 1)) &&
+        fread(text, 1, (size_t)len, fp) != (size_t)len) {
+        free(text);
+        text = NULL;
+    }
+    if (fp)
+        fclose(fp);
+    return text;
+}
+
+static void adopt_sqlite(fixture *f)
+{
     exec_ok(f->s, PYTHON_DB);
-    up_ok(f->s, NULL, 3);
+    up_ok(f->s, NULL, NMIGRATIONS);
 
     wf_engine *g = NULL;
     assert_int_equal(wf_store_engine_get(f->s, "Legacy N8N", &g, NULL), 0);
@@ -450,13 +492,76 @@ static void test_adopt_python_database(void **state)
     assert_int_equal(g->created_by, 1);
     assert_int_equal(g->key_status, WF_KEY_UNCHECKED);
     wf_engine_free(g);
+}
 
+/* tests/data/python-era.pg.sql: the checklist's DDL verbatim, an app_users without
+ * wfreg's columns, engines with Fernet tokens made by Python. */
+static void adopt_pg(fixture *f)
+{
+    char path[1024];
+    const char *data = getenv("WF_TEST_DATA");
+    snprintf(path, sizeof path, "%s/python-era.pg.sql", data ? data : "tests/data");
+    char *sql = read_text(path);
+    if (!sql)
+        fail_msg("cannot read %s", path);
+    exec_ok(f->s, sql);
+    free(sql);
+    char *before = side_query(f->path, "SELECT group_concat(name || '=' || api_key_encrypted)"
+                                       " FROM (SELECT * FROM workflow_engines ORDER BY id) e");
+    up_ok(f->s, NULL, NMIGRATIONS);
+    char *after = side_query(f->path, "SELECT group_concat(name || '=' || api_key_encrypted)"
+                                      " FROM (SELECT * FROM workflow_engines ORDER BY id) e");
+    assert_string_equal(after, before); /* nothing rewritten */
+    free(before);
+    free(after);
+
+    wf_engine *g = NULL;
+    assert_int_equal(wf_store_engine_get(f->s, "n8n-prod", &g, NULL), 0);
+    assert_string_equal(g->created_at, "2024-11-05T08:00:00Z");
+    assert_string_equal(g->updated_at, "2024-11-06T12:30:45Z");
+    assert_memory_equal(g->api_key_encrypted, "gAAAAAB", 7);
+    assert_true(json_same(g->config, "{\"timeout_ms\": 5000}"));
+    assert_int_equal(g->created_by, 1);
+    wf_engine_free(g);
+    assert_int_equal(wf_store_engine_get(f->s, "Prefect Cloud", &g, NULL), 0);
+    assert_string_equal(g->config, "{}"); /* NULL */
+    wf_engine_free(g);
+
+    /* the Python system's users: kept, with wfreg's columns added, unable to log in */
+    wf_user *u = NULL;
+    assert_int_equal(wf_store_user_get(f->s, "ops", &u, NULL), 0);
+    assert_int_equal(u->id, 1);
+    assert_string_equal(u->password_hash, "");
+    assert_string_equal(u->role, "viewer");
+    assert_string_equal(u->created_at, "2024-11-03T09:15:00Z");
+    wf_user_free(u);
+    char *kept = side_query(f->path, "SELECT count(*) FROM app_users"
+                                     " WHERE hashed_password LIKE '$2b$%'");
+    assert_string_equal(kept, "2");
+    free(kept);
+    /* and wfreg can add its own, although hashed_password was NOT NULL */
+    wf_err err;
+    wf_err_init(&err);
+    if (wf_store_user_insert(f->s, "admin", "$argon2id$x", "admin", NULL, &err))
+        fail_msg("user_insert: %s", err.msg);
+}
+
+static void test_adopt_python_database(void **state)
+{
+    fixture *f = *state;
+    if (fixture_is_pg())
+        adopt_pg(f);
+    else
+        adopt_sqlite(f);
     char *v = side_query(f->path, "SELECT group_concat(version_num) FROM alembic_version");
     assert_string_equal(v, "453c1befe40");
     free(v);
 
     wf_buf b = WF_BUF_INIT;
-    assert_int_equal(wf_migrate_verify(f->s, &b, NULL), 0);
+    wf_err err;
+    wf_err_init(&err);
+    if (wf_migrate_verify(f->s, &b, &err))
+        fail_msg("verify: %s\n%s", err.msg, wf_buf_cstr(&b));
     wf_buf_free(&b);
     up_ok(f->s, NULL, 0);
 }
@@ -466,9 +571,63 @@ static void test_two_connections(void **state)
     fixture *f = *state;
     wf_store *other = NULL;
     assert_int_equal(wf_store_open(f->url, &other, NULL), 0);
-    up_ok(f->s, NULL, 3);
+    up_ok(f->s, NULL, NMIGRATIONS);
     up_ok(other, NULL, 0);
     wf_store_close(other);
+}
+
+/* ---- instances starting at once ---- */
+
+typedef struct racer {
+    const char *url;
+    pthread_barrier_t *start;
+    size_t applied;
+    int rc;
+    char msg[WF_ERR_MSG_MAX];
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    wf_store *s = NULL;
+    wf_err err;
+    wf_err_init(&err);
+    pthread_barrier_wait(r->start);
+    r->rc = wf_store_open(r->url, &s, &err);
+    if (r->rc == 0)
+        r->rc = wf_migrate_up(s, NULL, &r->applied, &err);
+    snprintf(r->msg, sizeof r->msg, "%s", err.msg);
+    wf_store_close(s);
+    return NULL;
+}
+
+/* Four instances migrate an empty database at once: all succeed, each migration runs
+ * exactly once (under the backend's write lock, re-checked once held). */
+static void test_concurrent_up(void **state)
+{
+    fixture *f = *state;
+    enum { N = 4 };
+    pthread_t th[N];
+    racer r[N];
+    pthread_barrier_t start;
+    pthread_barrier_init(&start, NULL, N);
+    for (int i = 0; i < N; i++) {
+        r[i] = (racer){.url = f->url, .start = &start};
+        assert_int_equal(pthread_create(&th[i], NULL, race, &r[i]), 0);
+    }
+    size_t total = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        if (r[i].rc)
+            fail_msg("instance %d: %s", i, r[i].msg);
+        total += r[i].applied;
+    }
+    pthread_barrier_destroy(&start);
+    assert_int_equal(total, NMIGRATIONS);
+    char *n = side_query(f->path, "SELECT count(*) FROM wfreg_migrations");
+    assert_string_equal(n, "4");
+    free(n);
+    assert_current(f->s, "0004");
 }
 
 int main(void)
@@ -491,6 +650,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_down_unknown_applied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_adopt_python_database, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_connections, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrent_up, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

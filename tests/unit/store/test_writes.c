@@ -1,7 +1,7 @@
 /*
  * test_writes.c: the write path (validate -> encrypt -> store), the registry loader,
  * key rotation and the audit trail each write leaves in its own transaction, on a real
- * SQLite file.
+ * database (SQLite or PostgreSQL, store_fixture.h).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -365,7 +365,8 @@ static void test_audit_rows(void **state)
     add(f, kr, "a1", "secret-key-value");
     expect_sql(f,
                "SELECT actor || ' ' || action || ' ' || engine_name || ' ' || fields"
-               " || ' ' || (actor_id IS NULL) || ' ' || (engine_id = 1) FROM audit_log",
+               " || ' ' || CASE WHEN actor_id IS NULL THEN 1 ELSE 0 END"
+               " || ' ' || CASE WHEN engine_id = 1 THEN 1 ELSE 0 END FROM audit_log",
                "cli create a1 [\"name\",\"engine_type\",\"api_url\",\"active\",\"config\","
                "\"api_key\"] 1 1");
 

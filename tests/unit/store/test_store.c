@@ -1,8 +1,9 @@
 /*
- * test_store_sqlite.c: the SQLite backend on real database files: opening (folders,
- * pragmas, URLs), the engine rows (insert, get, list, update, rename, delete, conflicts,
- * the created_by foreign key, key compare-and-set), transactions, rows left by other
- * programs, and schema introspection.
+ * test_store.c: a backend on a real database, SQLite or PostgreSQL (store_fixture.h):
+ * opening (SQLite: folders, pragmas, URLs; PostgreSQL: URLs, passwords kept out of
+ * messages, reconnecting), the engine rows (insert, get, list, update, rename, delete,
+ * conflicts, the created_by foreign key, key compare-and-set), transactions, rows left
+ * by other programs, schema introspection, and change notifications.
  */
 #include "store/migrate.h"
 #include "store/store.h"
@@ -14,6 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,12 +60,24 @@ static int64_t add(wf_store *s, const char *name, const char *token)
     return id;
 }
 
-static int64_t count(wf_store *s)
+static int64_t count_of(wf_store *s)
 {
     int64_t n = -1;
     assert_int_equal(wf_store_engine_count(s, &n, NULL), 0);
     return n;
 }
+
+/* For what only one backend has (a file, a URL): the other skips the test. */
+#define ONLY_SQLITE()                                                                              \
+    do {                                                                                           \
+        if (fixture_is_pg())                                                                       \
+            skip();                                                                                \
+    } while (0)
+#define ONLY_PG()                                                                                  \
+    do {                                                                                           \
+        if (!fixture_is_pg())                                                                      \
+            skip();                                                                                \
+    } while (0)
 
 static void assert_iso_utc(const char *ts)
 {
@@ -77,6 +91,7 @@ static void assert_iso_utc(const char *ts)
 static void test_open_creates_folder(void **state)
 {
     (void)state;
+    ONLY_SQLITE();
     fixture *f = fixture_new();
     assert_non_null(f);
     char path[700], url[720];
@@ -98,6 +113,7 @@ static void test_open_creates_folder(void **state)
 static void test_open_relative_path(void **state)
 {
     (void)state;
+    ONLY_SQLITE();
     fixture *f = fixture_new();
     assert_non_null(f);
     char cwd[1024];
@@ -117,6 +133,7 @@ static void test_open_relative_path(void **state)
 static void test_open_sqlalchemy_url(void **state)
 {
     (void)state;
+    ONLY_SQLITE();
     fixture *f = fixture_new();
     assert_non_null(f);
     char path[700], url[720];
@@ -133,12 +150,14 @@ static void test_open_sqlalchemy_url(void **state)
 static void test_pragmas(void **state)
 {
     fixture *f = *state;
-    /* WAL is a property of the file: another connection sees it */
-    char *mode = side_query(f->path, "PRAGMA journal_mode");
-    assert_non_null(mode);
-    assert_string_equal(mode, "wal");
-    free(mode);
-    /* foreign_keys is per connection: see it enforced on ours */
+    if (!fixture_is_pg()) {
+        /* WAL is a property of the file: another connection sees it */
+        char *mode = side_query(f->path, "PRAGMA journal_mode");
+        assert_non_null(mode);
+        assert_string_equal(mode, "wal");
+        free(mode);
+    }
+    /* foreign_keys is per connection on SQLite: see it enforced on ours */
     wf_err err;
     wf_err_init(&err);
     wf_engine *e = test_engine("orphan", NULL);
@@ -151,13 +170,14 @@ static void test_pragmas(void **state)
 static void test_open_memory(void **state)
 {
     (void)state;
+    ONLY_SQLITE();
     wf_store *s = NULL;
     wf_err err;
     wf_err_init(&err);
     assert_int_equal(wf_store_open("sqlite::memory:", &s, &err), 0);
     assert_int_equal(wf_migrate_up(s, NULL, NULL, &err), 0);
     add(s, "mem", NULL);
-    assert_int_equal(count(s), 1);
+    assert_int_equal(count_of(s), 1);
     wf_store_close(s);
 }
 
@@ -166,21 +186,81 @@ static void test_open_bad_urls(void **state)
     (void)state;
     wf_store *s = NULL;
     wf_err err;
-    const char *pg[] = {"postgresql://wfreg:s3cr3tpw@db.internal/wfreg",
-                        "postgres://wfreg:s3cr3tpw@db/wfreg"};
-    for (size_t i = 0; i < 2; i++) {
-        wf_err_init(&err);
-        assert_int_equal(wf_store_open(pg[i], &s, &err), WF_ERR_DB);
-        assert_null(s);
-        assert_non_null(strstr(err.msg, "PostgreSQL is not supported yet"));
-        assert_null(strstr(err.msg, "s3cr3tpw"));
-        assert_null(strstr(err.msg, "db.internal"));
-    }
     wf_err_init(&err);
     assert_int_equal(wf_store_open("mysql://root:s3cr3tpw@h/x", &s, &err), WF_ERR_INVALID);
     assert_string_equal(err.msg, "DATABASE_URL: must start with sqlite: or postgresql://");
     wf_err_init(&err);
     assert_int_equal(wf_store_open("sqlite:", &s, &err), WF_ERR_INVALID);
+}
+
+/* Nothing listens on port 1: every form of a PostgreSQL URL reaches libpq, and the
+ * failure names the server with the password masked. No server needed. */
+static void test_pg_unreachable(void **state)
+{
+    (void)state;
+    const char *urls[] = {
+        "postgresql://wfreg:s3cr3tpw@127.0.0.1:1/wfreg?connect_timeout=2",
+        "postgres://wfreg:s3cr3tpw@127.0.0.1:1/wfreg",
+        "postgresql+psycopg2://wfreg:s3cr3tpw@127.0.0.1:1/wfreg",
+        "host=127.0.0.1 port=1 user=wfreg password=s3cr3tpw dbname=wfreg",
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        wf_store *s = NULL;
+        wf_err err;
+        wf_err_init(&err);
+        assert_int_equal(wf_store_open(urls[i], &s, &err), WF_ERR_DB);
+        assert_null(s);
+        if (!strstr(err.msg, "postgresql: cannot connect to ") || strstr(err.msg, "s3cr3tpw") ||
+            !strstr(err.msg, "***") || !strstr(err.msg, "127.0.0.1"))
+            fail_msg("%s: %s", urls[i], err.msg);
+    }
+}
+
+/* A string libpq cannot parse: its complaint may quote the URL; ours does not. */
+static void test_pg_malformed(void **state)
+{
+    (void)state;
+    const char *urls[] = {"postgresql://wfreg:s3cr3tpw@[::1/wfreg",
+                          "postgresql://wfreg:s3cr3tpw@h/wfreg?s3cr3tpw=1",
+                          "host=h password='s3cr3tpw"};
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        wf_store *s = NULL;
+        wf_err err;
+        wf_err_init(&err);
+        assert_int_equal(wf_store_open(urls[i], &s, &err), WF_ERR_INVALID);
+        if (!strstr(err.msg, "not a valid PostgreSQL connection string") ||
+            strstr(err.msg, "s3cr3tpw"))
+            fail_msg("%s: %s", urls[i], err.msg);
+    }
+}
+
+/* The cluster's URL with another password. */
+static void wrong_password_url(const char *url, char *out, size_t cap)
+{
+    const char *colon = strchr(url + strlen("postgresql://"), ':'), *at = strchr(url, '@');
+    assert_non_null(colon);
+    assert_non_null(at);
+    snprintf(out, cap, "%.*s:wrong-pw-42x%s", (int)(colon - url), url, at);
+}
+
+static void test_pg_wrong_password(void **state)
+{
+    ONLY_PG();
+    fixture *f = *state;
+    char url[700];
+    wrong_password_url(f->url, url, sizeof url);
+    wf_store *s = NULL;
+    wf_err err;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_open(url, &s, &err), WF_ERR_DB);
+    if (!strstr(err.msg, "password authentication failed") || strstr(err.msg, "wrong-pw-42x") ||
+        !strstr(err.msg, "wfreg:***@"))
+        fail_msg("%s", err.msg);
+    /* nor the real one */
+    char real[128];
+    const char *from = strchr(f->url + strlen("postgresql://"), ':') + 1;
+    snprintf(real, sizeof real, "%.*s", (int)(strchr(from, '@') - from), from);
+    assert_null(strstr(err.msg, real));
 }
 
 /* ---- engines ---- */
@@ -204,7 +284,7 @@ static void test_insert_get(void **state)
     assert_string_equal(g->api_url, "http://n8n.internal:5678");
     assert_string_equal(g->api_key_encrypted, "gAAAAAtoken");
     assert_false(g->is_active);
-    assert_string_equal(g->config, "{\"timeout_ms\":5000}");
+    assert_true(json_same(g->config, "{\"timeout_ms\":5000}"));
     assert_int_equal(g->created_by, 0);
     assert_iso_utc(g->created_at);
     assert_iso_utc(g->updated_at);
@@ -249,7 +329,7 @@ static void test_list_ordered_by_name(void **state)
     for (size_t i = 0; i < n; i++)
         wf_engine_free(v[i]);
     free(v);
-    assert_int_equal(count(s), 3);
+    assert_int_equal(count_of(s), 3);
 }
 
 static void test_list_empty(void **state)
@@ -286,7 +366,7 @@ static void test_update_and_rename(void **state)
     assert_int_equal(wf_store_engine_get(s, "new-name", &g, NULL), 0);
     assert_int_equal(g->id, id);
     assert_string_equal(g->api_url, "https://n8n.example.com");
-    assert_string_equal(g->config, "{\"a\":1}");
+    assert_true(json_same(g->config, "{\"a\":1}"));
     assert_false(g->is_active);
     assert_null(g->api_key_encrypted);
     assert_string_equal(g->created_at, created);
@@ -320,7 +400,7 @@ static void test_insert_duplicate(void **state)
     assert_int_equal(wf_store_engine_insert(s, e, NULL, &err), WF_ERR_CONFLICT);
     assert_string_equal(err.msg, "name: an engine named 'dup' already exists");
     wf_engine_free(e);
-    assert_int_equal(count(s), 1);
+    assert_int_equal(count_of(s), 1);
 }
 
 static void test_update_delete_missing(void **state)
@@ -342,7 +422,7 @@ static void test_delete(void **state)
     add(s, "gone", NULL);
     add(s, "kept", NULL);
     assert_int_equal(wf_store_engine_delete(s, "gone", NULL), 0);
-    assert_int_equal(count(s), 1);
+    assert_int_equal(count_of(s), 1);
     wf_engine *g = NULL;
     assert_int_equal(wf_store_engine_get(s, "gone", &g, NULL), WF_ERR_NOT_FOUND);
 }
@@ -410,9 +490,9 @@ static void test_tx_rollback(void **state)
     assert_int_equal(wf_store_begin(s, NULL), 0);
     add(s, "one", NULL);
     add(s, "two", NULL);
-    assert_int_equal(count(s), 2); /* visible inside */
+    assert_int_equal(count_of(s), 2); /* visible inside */
     wf_store_rollback(s);
-    assert_int_equal(count(s), 0);
+    assert_int_equal(count_of(s), 0);
     char *n = side_query(((fixture *)*state)->path, "SELECT count(*) FROM workflow_engines");
     assert_string_equal(n, "0");
     free(n);
@@ -443,7 +523,7 @@ static void test_tx_failed_writer_keeps_caller_tx(void **state)
     wf_engine_free(e);
     add(s, "y", NULL);
     assert_int_equal(wf_store_commit(s, NULL), 0);
-    assert_int_equal(count(s), 2);
+    assert_int_equal(count_of(s), 2);
 }
 
 static void test_tx_nested_rollback_dooms_outer(void **state)
@@ -457,7 +537,7 @@ static void test_tx_nested_rollback_dooms_outer(void **state)
     add(s, "inner", NULL);
     wf_store_rollback(s);
     assert_int_equal(wf_store_commit(s, &err), WF_ERR_DB);
-    assert_int_equal(count(s), 0);
+    assert_int_equal(count_of(s), 0);
     assert_int_equal(wf_store_commit(s, &err), WF_ERR_INTERNAL); /* nothing open */
 }
 
@@ -465,6 +545,7 @@ static void test_tx_nested_rollback_dooms_outer(void **state)
 
 static void test_legacy_rows_load(void **state)
 {
+    ONLY_SQLITE();
     wf_store *s = store_of(state);
     wf_err err;
     wf_err_init(&err);
@@ -511,6 +592,157 @@ static void test_legacy_rows_load(void **state)
     assert_int_equal(wf_store_engine_get(s, "my-n8n", &g, NULL), 0);
     assert_iso_utc(g->updated_at);
     wf_engine_free(g);
+}
+
+/* What the Python system (or a DBA) may have left in PostgreSQL: NULL and non-object
+ * JSON configs, a config column of type TEXT holding text that is not JSON, timestamps
+ * with a zone, at infinity, before Christ or past 9999. All served, none fatal. */
+static void test_legacy_rows_load_pg(void **state)
+{
+    ONLY_PG();
+    wf_store *s = store_of(state);
+    wf_err err;
+    wf_err_init(&err);
+    if (wf_store_exec(s,
+                      "INSERT INTO workflow_engines (name, engine_type, api_url, active, config,"
+                      " created_at, updated_at) VALUES"
+                      " ('My N8N', 'n8n', 'http://x', true, NULL, '2025-01-02 03:04:05.123456',"
+                      "  '2025-01-02 03:04:05'),"
+                      " ('bad-json', 'n8n', 'http://x', true, '\"a string\"', 'infinity',"
+                      "  '2025-01-02'),"
+                      " ('ancient', 'prefect', 'http://y', false, '[1,2]',"
+                      "  '0044-03-15 00:00:00 BC', '10000-01-01 00:00:00')",
+                      &err))
+        fail_msg("%s", err.msg);
+    wf_engine **v = NULL;
+    size_t n = 0;
+    assert_int_equal(wf_store_engine_list(s, &v, &n, &err), 0);
+    assert_int_equal(n, 3);
+    /* byte order, as on SQLite, whatever the database's collation: capitals first */
+    assert_string_equal(v[0]->name, "My N8N");
+    assert_string_equal(v[0]->config, "{}");
+    assert_string_equal(v[0]->created_at, "2025-01-02T03:04:05Z");
+    assert_string_equal(v[0]->updated_at, "2025-01-02T03:04:05Z");
+    assert_string_equal(v[1]->name, "ancient");
+    assert_false(v[1]->is_active);
+    assert_true(json_same(v[1]->config, "[1,2]"));
+    assert_string_equal(v[1]->created_at, "0044-03-15 00:00:00 BC"); /* kept as it is */
+    assert_string_equal(v[1]->updated_at, "10000-01-01 00:00:00");
+    assert_string_equal(v[2]->name, "bad-json");
+    assert_string_equal(v[2]->config, "\"a string\"");
+    assert_string_equal(v[2]->created_at, "infinity");
+    assert_string_equal(v[2]->updated_at, "2025-01-02T00:00:00Z");
+    for (size_t i = 0; i < n; i++)
+        wf_engine_free(v[i]);
+    free(v);
+
+    /* a schema made by hand: config as TEXT, timestamps WITH TIME ZONE */
+    if (wf_store_exec(s,
+                      "ALTER TABLE workflow_engines ALTER COLUMN config TYPE TEXT,"
+                      " ALTER COLUMN created_at TYPE TIMESTAMPTZ;"
+                      "UPDATE workflow_engines SET config = 'not json',"
+                      " created_at = '2025-01-02 05:04:05+02' WHERE name = 'My N8N'",
+                      &err))
+        fail_msg("%s", err.msg);
+    wf_engine *g = NULL;
+    assert_int_equal(wf_store_engine_get(s, "My N8N", &g, &err), 0);
+    assert_string_equal(g->config, "not json");
+    assert_string_equal(g->created_at, "2025-01-02T03:04:05Z");
+    free(g->name);
+    g->name = strdup("my-n8n"); /* an adopted row can be renamed, its config kept */
+    assert_int_equal(wf_store_engine_update(s, g->id, g, &err), 0);
+    wf_engine_free(g);
+    assert_int_equal(wf_store_engine_get(s, "my-n8n", &g, NULL), 0);
+    assert_string_equal(g->config, "not json");
+    assert_iso_utc(g->updated_at);
+    wf_engine_free(g);
+}
+
+/* ---- changes seen by others ---- */
+
+static void test_notifications(void **state)
+{
+    fixture *f = *state;
+    wf_err err;
+    wf_err_init(&err);
+    wf_store *watcher = NULL;
+    unsigned changed = 99;
+    assert_int_equal(wf_store_open(f->url, &watcher, &err), 0);
+    assert_int_equal(wf_store_listen(watcher, &err), 0);
+    int fd = wf_store_socket(watcher);
+    assert_int_equal(wf_store_notifications(watcher, &changed, &err), 0);
+    assert_int_equal(changed, 0);
+    if (!fixture_is_pg()) { /* SQLite has none: the server polls data_version */
+        assert_int_equal(fd, -1);
+        wf_store_close(watcher);
+        return;
+    }
+    assert_true(fd >= 0);
+    struct pollfd pfd = {fd, POLLIN, 0};
+
+    /* inside a transaction: nothing until the commit */
+    assert_int_equal(wf_store_begin(f->s, &err), 0);
+    add(f->s, "seen", NULL);
+    assert_int_equal(poll(&pfd, 1, 200), 0);
+    assert_int_equal(wf_store_commit(f->s, &err), 0);
+    assert_int_equal(poll(&pfd, 1, 2000), 1);
+    assert_int_equal(wf_store_notifications(watcher, &changed, &err), 0);
+    assert_int_equal(changed, WF_STORE_CHANGED_ENGINES);
+
+    /* a rolled back change is never announced */
+    assert_int_equal(wf_store_begin(f->s, &err), 0);
+    add(f->s, "unseen", NULL);
+    wf_store_rollback(f->s);
+    assert_int_equal(poll(&pfd, 1, 200), 0);
+
+    /* every writer, not only wfreg: psql by hand on another connection */
+    char *id = side_query(f->path, "INSERT INTO app_users (username, password_hash)"
+                                   " VALUES ('by-hand', 'x') RETURNING id");
+    assert_non_null(id);
+    free(id);
+    assert_int_equal(poll(&pfd, 1, 2000), 1);
+    assert_int_equal(wf_store_notifications(watcher, &changed, &err), 0);
+    assert_int_equal(changed, WF_STORE_CHANGED_USERS);
+    wf_store_close(watcher);
+}
+
+static void test_pg_reconnect(void **state)
+{
+    ONLY_PG();
+    fixture *f = *state;
+    wf_err err;
+    wf_err_init(&err);
+    add(f->s, "before", NULL);
+    assert_int_equal(wf_store_ping(f->s, &err), 0);
+    /* the server ends our session (a restart, a failover, an idle timeout) */
+    char *n = side_query(f->path, "SELECT count(pg_terminate_backend(pid, 5000))"
+                                  " FROM pg_stat_activity WHERE datname = current_database()"
+                                  " AND application_name = 'wfreg'");
+    assert_string_equal(n, "1");
+    free(n);
+    assert_int_equal(wf_store_ping(f->s, &err), WF_ERR_DB);
+    int64_t count = 0;
+    wf_err_init(&err);
+    assert_int_equal(wf_store_engine_count(f->s, &count, &err), WF_ERR_DB);
+    assert_non_null(strstr(err.msg, "connection"));
+    assert_int_equal(wf_store_reconnect(f->s, &err), 0);
+    assert_int_equal(wf_store_ping(f->s, &err), 0);
+    assert_int_equal(count_of(f->s), 1);
+
+    /* a transaction open when the connection went is lost, and its depth with it */
+    assert_int_equal(wf_store_begin(f->s, &err), 0);
+    add(f->s, "lost", NULL);
+    n = side_query(f->path, "SELECT count(pg_terminate_backend(pid, 5000))"
+                            " FROM pg_stat_activity WHERE datname = current_database()"
+                            " AND application_name = 'wfreg'");
+    free(n);
+    assert_int_equal(wf_store_commit(f->s, &err), WF_ERR_DB);
+    assert_int_equal(wf_store_reconnect(f->s, &err), 0);
+    assert_int_equal(count_of(f->s), 1);
+    assert_int_equal(wf_store_begin(f->s, &err), 0);
+    add(f->s, "after", NULL);
+    assert_int_equal(wf_store_commit(f->s, &err), 0);
+    assert_int_equal(count_of(f->s), 2);
 }
 
 /* ---- schema introspection and errors ---- */
@@ -573,6 +805,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pragmas, setup, teardown),
         cmocka_unit_test(test_open_memory),
         cmocka_unit_test(test_open_bad_urls),
+        cmocka_unit_test(test_pg_unreachable),
+        cmocka_unit_test(test_pg_malformed),
+        cmocka_unit_test_setup_teardown(test_pg_wrong_password, setup, teardown),
         cmocka_unit_test_setup_teardown(test_insert_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_get_not_found, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_ordered_by_name, setup, teardown),
@@ -590,6 +825,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tx_failed_writer_keeps_caller_tx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tx_nested_rollback_dooms_outer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_legacy_rows_load, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_rows_load_pg, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notifications, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schema_introspection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_error, setup, teardown),
     };
