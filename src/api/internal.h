@@ -31,7 +31,8 @@ typedef struct wf_auth wf_auth;       /* auth.c: the snapshot of usable tokens *
 typedef struct wf_metrics wf_metrics; /* metrics.c */
 typedef struct wf_limiter wf_limiter;
 typedef struct wf_engine_cache wf_engine_cache;
-/* engine_cache.c */ /* auth.c: failed-login slow-down */
+typedef struct wf_watch wf_watch; /* watch.c */
+/* engine_cache.c */              /* auth.c: failed-login slow-down */
 
 /* What every worker shares. Everything here is either immutable after start, atomic,
  * or guarded by its own lock (registry, auth, metrics, limiter). */
@@ -53,6 +54,9 @@ typedef struct wf_api {
      * (the issue's rule: a registry that cannot reach its database says so, rather than
      * serving a snapshot that may be stale) */
     atomic_bool db_ok;
+    /* bumped by the watch each time the database comes back: a worker whose connection
+     * is older reopens it before its next request */
+    atomic_uint db_generation;
     /* One writer at a time in this process: SQLite allows one anyway, and a worker that
      * waits here wakes the moment the other is done, where SQLite's busy handler would
      * sleep in steps of milliseconds. */
@@ -69,12 +73,9 @@ typedef struct wf_worker {
     struct evhttp_bound_socket *bound;
     wf_store *store; /* this worker's own connection */
     pthread_t thread;
-    struct event *reload_timer; /* worker 0: notices other processes' commits */
-    int64_t data_version;
-    unsigned ticks;         /* reload timer ticks so far */
-    bool db_down;           /* the database did not answer the last tick: logged once */
-    bool reload_failing;    /* it answered, but the snapshot could not be rebuilt */
-    struct conn_set *conns; /* server.c: the connections this worker counts */
+    unsigned store_generation; /* the api->db_generation this worker's store is from */
+    bool store_broken;         /* a request saw WF_ERR_DB: reopen before the next one */
+    struct conn_set *conns;    /* server.c: the connections this worker counts */
 } wf_worker;
 
 /* The authenticated caller of a request. */
@@ -183,7 +184,14 @@ void wf_metrics_observe(wf_metrics *m, size_t route_index, int status, double se
 /* Appends the Prometheus text exposition. */
 void wf_metrics_render(wf_metrics *m, const wf_snapshot *snap, wf_buf *out);
 
-/* server.c: reloads the registry (and the auth snapshot) from w's connection. */
+/* server.c: reloads the registry (and the auth snapshot) from w's connection, or from
+ * any connection. */
 int wf_api_reload(wf_worker *w, bool auth_too, wf_err *err);
+int wf_api_reload_with(wf_api *api, wf_store *s, bool auth_too, wf_err *err);
+
+/* watch.c: a thread that keeps the snapshots in step with the database and tells
+ * whether it answers (api->db_ok, api->db_generation). */
+int wf_watch_start(wf_api *api, wf_watch **out, wf_err *err);
+void wf_watch_stop(wf_watch *w); /* accepts NULL */
 
 #endif

@@ -186,7 +186,10 @@ void wf_reply_error(wf_req *r, int rc, const wf_err *err)
         return;
     case WF_ERR_NOT_FOUND: wf_reply_detail(r, 404, "%s", msg); return;
     case WF_ERR_CONFLICT: wf_reply_detail(r, 409, "%s", msg); return;
-    case WF_ERR_DB: wf_reply_detail(r, 503, "database unavailable: %s", msg); return;
+    case WF_ERR_DB:
+        r->w->store_broken = true; /* checked, and reopened if need be, before the next one */
+        wf_reply_detail(r, 503, "database unavailable: %s", msg);
+        return;
     default: wf_reply_detail(r, 500, "%s", msg); return;
     }
 }

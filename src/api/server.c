@@ -33,8 +33,6 @@
 #include <unistd.h>
 
 #define STOP_GRACE_MS 4500
-#define RELOAD_EVERY_MS 250
-#define SAFETY_RELOAD_TICKS 120 /* 30 s */
 
 extern char **environ;
 
@@ -82,6 +80,25 @@ static void method_not_allowed(wf_req *r, const char *path)
 
 static void count_connection(wf_worker *w, struct evhttp_connection *evcon);
 
+/* Whether this worker may use the database now. While the watch finds it silent, no:
+ * the request is answered 503 at once instead of waiting on a dead connection. Once it
+ * is back (a newer generation), or after this worker's own request saw it fail, the
+ * worker's connection is reopened first. */
+static bool worker_store_ready(wf_worker *w)
+{
+    wf_api *api = w->api;
+    if (!atomic_load(&api->db_ok))
+        return false;
+    unsigned gen = atomic_load(&api->db_generation);
+    if (!w->store_broken && w->store_generation == gen)
+        return true;
+    if (wf_store_ping(w->store, NULL) < 0 && wf_store_reconnect(w->store, NULL) < 0)
+        return false;
+    w->store_broken = false;
+    w->store_generation = gen;
+    return true;
+}
+
 static void dispatch(wf_req *r, const char *method)
 {
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r->req);
@@ -107,10 +124,12 @@ static void dispatch(wf_req *r, const char *method)
         }
         r->has_query = true;
     }
-    if (!strncmp(r->route->pattern, "/api/", 5) && !atomic_load(&r->w->api->db_ok)) {
+    bool needs_db =
+        !strncmp(r->route->pattern, "/api/", 5) || !strcmp(r->route->pattern, "/readyz");
+    if (needs_db && !worker_store_ready(r->w)) {
         wf_reply_detail(r, 503,
-                        "database unavailable: the registry cannot reach its "
-                        "database; it answers again as soon as the database does");
+                        "database unavailable: the registry cannot reach its database; "
+                        "it answers again as soon as the database does");
         return;
     }
     if (wf_auth_check(r))
@@ -244,58 +263,18 @@ static void count_connection(wf_worker *w, struct evhttp_connection *evcon)
 
 /* --- reloads ----------------------------------------------------------------------------- */
 
-int wf_api_reload(wf_worker *w, bool auth_too, wf_err *err)
+int wf_api_reload_with(wf_api *api, wf_store *s, bool auth_too, wf_err *err)
 {
-    wf_api *api = w->api;
-    int rc = wf_writes_load_registry(api->registry, w->store, api->keyring, api->env, api->nenv,
-                                     false, err);
+    int rc =
+        wf_writes_load_registry(api->registry, s, api->keyring, api->env, api->nenv, false, err);
     if (rc == 0 && auth_too)
-        rc = wf_auth_reload(api->auth, w->store, err);
+        rc = wf_auth_reload(api->auth, s, err);
     return rc;
 }
 
-/* Worker 0, every RELOAD_EVERY_MS: has anyone else committed? Then reload both
- * snapshots, so that a change made by another instance or by the command line (a
- * revoked token, an engine added) is served within a second. Every SAFETY_RELOAD_TICKS
- * it reloads anyway: a missed signal costs at most that long.
- *
- * Two failures are told apart. A database that does not answer at all makes the API
- * answer 503 until it does. A database that answers but cannot be read into a snapshot
- * (its schema rolled back under a running server) leaves the last snapshot served and
- * /readyz saying why. Each is logged once when it starts and once when it ends. */
-static void on_reload_tick(evutil_socket_t fd, short what, void *arg)
+int wf_api_reload(wf_worker *w, bool auth_too, wf_err *err)
 {
-    (void)fd;
-    (void)what;
-    wf_worker *w = arg;
-    wf_err err;
-    wf_err_init(&err);
-    int64_t v = 0;
-    bool due = ++w->ticks % SAFETY_RELOAD_TICKS == 0;
-    if (wf_store_data_version(w->store, &v, &err) < 0) {
-        if (!w->db_down)
-            wf_warn("the database does not answer; the API answers 503 until it does: %s", err.msg);
-        w->db_down = true;
-        atomic_store(&w->api->db_ok, false);
-        return;
-    }
-    if (w->db_down)
-        wf_info("the database answers again");
-    bool was_down = w->db_down;
-    w->db_down = false;
-    atomic_store(&w->api->db_ok, true);
-    if (v == w->data_version && !due && !was_down && !w->reload_failing)
-        return;
-    if (wf_api_reload(w, true, &err) < 0) {
-        if (!w->reload_failing)
-            wf_warn("reloading the registry failed; serving the last snapshot: %s", err.msg);
-        w->reload_failing = true;
-        return;
-    }
-    if (w->reload_failing)
-        wf_info("the registry reloads again");
-    w->reload_failing = false;
-    w->data_version = v;
+    return wf_api_reload_with(w->api, w->store, auth_too, err);
 }
 
 /* --- workers ----------------------------------------------------------------------------- */
@@ -347,13 +326,6 @@ static int worker_start(wf_worker *w, evutil_socket_t listen_fd, wf_err *err)
         return wf_err_set(err, WF_ERR_IO, "cannot accept on the listening socket: %s",
                           strerror(errno));
     }
-    if (w->index == 0) {
-        struct timeval every = {0, RELOAD_EVERY_MS * 1000};
-        w->reload_timer = event_new(w->base, -1, EV_PERSIST, on_reload_tick, w);
-        if (!w->reload_timer || event_add(w->reload_timer, &every) < 0)
-            return wf_err_set(err, WF_ERR_INTERNAL, "cannot start the reload timer");
-        wf_store_data_version(w->store, &w->data_version, NULL);
-    }
     if (pthread_create(&w->thread, NULL, worker_main, w) != 0)
         return wf_err_set(err, WF_ERR_INTERNAL, "cannot start a worker thread");
     return 0;
@@ -369,14 +341,10 @@ static void stop_accepting(evutil_socket_t fd, short what, void *arg)
         evhttp_del_accept_socket(w->http, w->bound);
         w->bound = NULL;
     }
-    if (w->reload_timer)
-        event_del(w->reload_timer);
 }
 
 static void worker_free(wf_worker *w)
 {
-    if (w->reload_timer)
-        event_free(w->reload_timer);
     if (w->http)
         evhttp_free(w->http); /* closes connections: their close callbacks use conns */
     if (w->base)
@@ -451,6 +419,7 @@ typedef struct server {
     struct event_base *main_base;
     struct event *stop_tick;
     struct timespec stop_started;
+    wf_watch *watch;
 } server;
 
 /* Main thread, every 20 ms after a stop signal: end the loops once nothing is in flight
@@ -610,11 +579,18 @@ int wf_api_serve(const wf_config *config, const wf_api_options *opts_in, wf_err 
             event_base_loopexit(sv.workers[i].base, NULL);
         goto join;
     }
+    rc = wf_watch_start(&sv.api, &sv.watch, err);
+    if (rc < 0) {
+        for (int i = 0; i < started; i++)
+            event_base_loopexit(sv.workers[i].base, NULL);
+        goto join;
+    }
     wf_info("Listening on %s with %d worker(s)", url, opts.workers);
     event_base_dispatch(sv.main_base);
 join:
     for (int i = 0; i < started; i++)
         pthread_join(sv.workers[i].thread, NULL);
+    wf_watch_stop(sv.watch);
     if (rc == 0)
         wf_info("Stopped");
 done:
