@@ -8,6 +8,7 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libjansson-dev libsqlite3-dev libssl-dev libcmocka-dev libevent-dev libargon2-dev libpq-dev
+  libcurl4-openssl-dev # the engines' HTTP client (src/engines/http.c)
   sqlite3 openssl cppcheck python3
   postgresql # the tests' private cluster (tests/pg/cluster.sh); psql and pg_dump with it
 )
