@@ -12,6 +12,7 @@
 #include "core/err.h"
 #include "core/registry.h"
 #include "crypto/keyring.h"
+#include "engines/adapter.h"
 #include "store/store.h"
 #include "store/writes.h"
 
@@ -120,5 +121,14 @@ int wf_cmd_serve(wf_cli *c, int argc, char **argv);
 /* engines export / import (engines_io.c) */
 int wf_cmd_engines_export(wf_cli *c, int argc, char **argv);
 int wf_cmd_engines_import(wf_cli *c, int argc, char **argv);
+/* The commands that call engines (adapter_cmd.c, run_cmd.c): engines test, workflows,
+ * run. */
+int wf_cmd_engines_test(wf_cli *c, int argc, char **argv);
+int wf_cmd_workflows(wf_cli *c, int argc, char **argv);
+int wf_cmd_run(wf_cli *c, int argc, char **argv);
+/* The adapter call for engine e (wf_adapter_call_init), with its key: a database
+ * engine's token decrypted with c->keyring, or marked unreadable when no configured key
+ * opens it. Clear it with wf_adapter_call_clear. Returns 0 or WF_ERR_NOMEM. */
+int wf_cli_adapter_call(wf_cli *c, const wf_engine *e, wf_adapter_call *call);
 
 #endif

@@ -24,6 +24,9 @@ static const char engines_usage[] =
     "      [--active|--inactive] [--api-key-stdin | --api-key-prompt | --remove-api-key]\n"
     "      [--json]\n"
     "  remove NAME\n"
+    "  test NAME | --all [--json]   ask the engine (every active one) whether it answers\n"
+    "      and accepts its key: up, unauthorized, down, timeout or error (exit 1 unless\n"
+    "      all are up)\n"
     "  export [--output FILE] [--with-keys --export-key-file F]\n"
     "  import FILE [--dry-run] [--export-key-file F]\n"
     "\n"
@@ -402,6 +405,7 @@ int wf_cmd_engines(wf_cli *c, int argc, char **argv)
         {"rm", cmd_remove},
         {"export", wf_cmd_engines_export},
         {"import", wf_cmd_engines_import},
+        {"test", wf_cmd_engines_test},
     };
     return wf_cli_dispatch(c, "engines", engines_usage, subs, sizeof subs / sizeof subs[0], argc,
                            argv);

@@ -1,7 +1,7 @@
 /*
  * main.c: wfreg's entry point. Reads the configuration from the environment, sets up
- * the log, and hands the command line to a command group (engines, migrate, keys, users,
- * tokens, check).
+ * the log, and hands the command line to a command group (engines, workflows, run,
+ * migrate, keys, users, tokens, check, serve).
  * The database and the keyring are opened by the commands that need them, so that
  * `wfreg --help` or `wfreg keys generate` work anywhere.
  */
@@ -20,6 +20,9 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  engines list|show|add|update|remove|export|import   manage registered engines\n"
+    "  engines test NAME|--all                             test engines' connection and key\n"
+    "  workflows list [--engine NAME]                      list every engine's workflows\n"
+    "  run ENGINE WORKFLOW [--param K=V ...] [--wait]      start a workflow, follow its run\n"
     "  migrate status|up|down|verify                       manage the database schema\n"
     "  keys generate|check|rotate                          manage encryption keys\n"
     "  users add|list|passwd|disable|enable                manage who can log in\n"
@@ -42,9 +45,9 @@ static const char usage[] =
     "3 a database or key problem.\n";
 
 static const wf_subcommand commands[] = {
-    {"engines", wf_cmd_engines}, {"migrate", wf_cmd_migrate}, {"keys", wf_cmd_keys},
-    {"check", wf_cmd_check},     {"users", wf_cmd_users},     {"tokens", wf_cmd_tokens},
-    {"serve", wf_cmd_serve},
+    {"engines", wf_cmd_engines}, {"migrate", wf_cmd_migrate},     {"keys", wf_cmd_keys},
+    {"check", wf_cmd_check},     {"users", wf_cmd_users},         {"tokens", wf_cmd_tokens},
+    {"serve", wf_cmd_serve},     {"workflows", wf_cmd_workflows}, {"run", wf_cmd_run},
 };
 
 int main(int argc, char **argv)
