@@ -268,6 +268,12 @@ static const json_t *webhook_node(const json_t *wf)
     return NULL;
 }
 
+/* A path under /webhook/ that stays there ("." and ".." segments would leave it). */
+static bool webhook_path_ok(const char *path)
+{
+    return path && wf_id_is_safe(path[0] == '/' ? path + 1 : path, true);
+}
+
 /* Reads the workflow; keeps its webhook's method and path, or says why it cannot run. */
 static int read_workflow(wf_job *j)
 {
@@ -295,6 +301,8 @@ static int read_workflow(wf_job *j)
                     id);
     else if (m && !method_ok(m))
         wf_job_fail(j, WF_CALL_ERROR, "n8n workflow '%s': unknown webhook method", id);
+    else if (!webhook_path_ok(wf_json_str(params, "path")))
+        wf_job_fail(j, WF_CALL_ERROR, "n8n workflow '%s': its webhook path cannot be called", id);
     else if (!(s->method = strdup(m ? m : "GET")) ||
              !(s->path = strdup(wf_json_str(params, "path"))))
         wf_job_fail(j, WF_CALL_ERROR, "out of memory");
