@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh: wfreg serve against nginx serving the identical response bytes, with wrk.
 #
-#   bench/run.sh [build/wfreg]        (needs: wrk, nginx-light, curl; scripts/install-deps.sh
-#                                      --bench installs them)
+#   bench/run.sh [build/wfreg]              on SQLite (a file in a temporary folder)
+#   BACKEND=pg bench/run.sh [build/wfreg]   on a private PostgreSQL (tests/pg/cluster.sh)
+#   (needs wrk, nginx-light, curl; `scripts/install-deps.sh --bench` installs them)
 #
 # For each read case the same bytes are first fetched from wfreg and written to files
 # that nginx serves as static content, so both servers send the same responses; the
@@ -17,15 +18,30 @@ THREADS=${THREADS:-2}
 WORKERS=${WORKERS:-2}
 cd "$(dirname "$0")/.."
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/wfreg-bench.XXXXXX")
+BACKEND=${BACKEND:-sqlite}
 cleanup() {
   [ -n "${WF_PID:-}" ] && kill "$WF_PID" 2>/dev/null || true
+  [ "$BACKEND" = pg ] && bash tests/pg/cluster.sh stop "$TMP/pg" >/dev/null 2>&1 || true
   [ -f "$TMP/nginx.pid" ] && kill "$(cat "$TMP/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
   if [ -n "${KEEP_TMP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 
-export DATABASE_URL="sqlite:$TMP/bench.db" SECRET_KEY="bench-secret" LOG_LEVEL=${LOG_LEVEL:-info}
+# db_url NAME: a new, empty database on the chosen backend.
+if [ "$BACKEND" = pg ]; then
+  bash tests/pg/cluster.sh start "$TMP/pg" >/dev/null
+  PG_URL=$(cat "$TMP/pg/url")
+  db_url() {
+    psql "$PG_URL" -X -q -c "CREATE DATABASE $1" >/dev/null
+    printf '%s' "$PG_URL" | sed "s|@/wfreg?|@/$1?|"
+  }
+else
+  db_url() { printf 'sqlite:%s/%s.db' "$TMP" "$1"; }
+fi
+DATABASE_URL=$(db_url bench)
+export DATABASE_URL SECRET_KEY="bench-secret" LOG_LEVEL=${LOG_LEVEL:-info}
+echo "backend: $BACKEND"
 "$WFREG" migrate up >/dev/null
 printf 'bench-password' | "$WFREG" users add bench --role admin --password-stdin >/dev/null
 
@@ -122,6 +138,10 @@ done
 read -r c_rps c_p50 c_p99 c_err < <(measure "$WF/api/v1/engines" -s bench/crud.lua)
 printf '%-28s %10s %8s %8s %7s | (no nginx equivalent)\n' "POST+DELETE engines mix" "$c_rps" \
   "$c_p50" "$c_p99" "$c_err"
+# Creates last: they grow the registry, and each write rebuilds the whole snapshot.
+read -r c_rps c_p50 c_p99 c_err < <(measure "$WF/api/v1/engines" -s bench/create.lua)
+printf '%-28s %10s %8s %8s %7s | (no nginx equivalent)\n' "POST engines (creates)" "$c_rps" \
+  "$c_p50" "$c_p99" "$c_err"
 echo "wfreg peak RSS with 100 engines, after the runs above: $(awk '/VmHWM/ {print $2, $3}' /proc/$WF_PID/status)"
 kill "$WF_PID"
 wait "$WF_PID" 2>/dev/null || true
@@ -129,7 +149,8 @@ WF_PID=
 
 # Peak memory with 10,000 engines: every page of the list read once (so every engine's
 # JSON is made and cached), then the high-water mark of the resident set.
-export DATABASE_URL="sqlite:$TMP/big.db"
+DATABASE_URL=$(db_url big)
+export DATABASE_URL
 "$WFREG" migrate up >/dev/null
 printf 'bench-password' | "$WFREG" users add bench --role admin --password-stdin >/dev/null
 python3 - "$TMP/big.json" 10000 <<'PY'

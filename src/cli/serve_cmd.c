@@ -18,8 +18,10 @@ static const char serve_usage[] =
     "Serves the JSON API (/api/v1), /healthz, /readyz, /metrics and /openapi.json.\n"
     "  --listen     where to listen (default WFREG_LISTEN, else 127.0.0.1:8080;\n"
     "               port 0 picks a free port, printed in the log)\n"
-    "  --workers    threads with an event loop each (default: one per processor)\n"
-    "  --max-connections  open connections at most (default 1024); beyond, clients wait\n"
+    "  --workers    threads with an event loop each, each with its own database\n"
+    "               connection (default WFREG_WORKERS, else one per processor)\n"
+    "  --max-connections  open connections at most (default WFREG_MAX_CONNECTIONS, else\n"
+    "               1024); beyond, clients wait\n"
     "               in the kernel's queue until one closes\n"
     "  --migrate    apply pending migrations before starting\n"
     "\n"
@@ -51,6 +53,14 @@ int wf_cmd_serve(wf_cli *c, int argc, char **argv)
     memset(&o, 0, sizeof o);
     bool migrate = false;
     int opt;
+    /* The environment first (WFREG_WORKERS, WFREG_MAX_CONNECTIONS); flags override it. */
+    const char *env;
+    if ((env = getenv("WFREG_WORKERS")) && *env && (o.workers = (int)number(env, 1, 64)) < 0)
+        return wf_cli_usage_error(c, "serve: WFREG_WORKERS takes a number from 1 to 64");
+    if ((env = getenv("WFREG_MAX_CONNECTIONS")) && *env &&
+        (o.max_connections = (int)number(env, 1, 1000000)) < 0)
+        return wf_cli_usage_error(c, "serve: WFREG_MAX_CONNECTIONS takes a number from 1 to "
+                                     "1000000");
     optind = 1;
     while ((opt = wf_cli_getopt(c, "serve", argc, argv, "", opts)) != -1) {
         switch (opt) {
