@@ -256,9 +256,7 @@ static int hex_value(char c)
     return -1;
 }
 
-/* The secret as a program would see it, besides the text in the URL: percent-decoded,
- * or without its quotes and backslashes. */
-static void decode_secret(const char *s, size_t len, wf_buf *out)
+void wf_config_decode_secret(const char *s, size_t len, wf_buf *out)
 {
     bool quoted = len >= 2 && s[0] == '\'' && s[len - 1] == '\'';
     if (quoted) {
@@ -288,7 +286,7 @@ static void register_db_url_secrets(const char *url)
     wf_buf_init_secret(&decoded);
     for (size_t i = 0; i < n; i++) {
         wf_buf_put(&raw, url + spans[i].off, spans[i].len);
-        decode_secret(url + spans[i].off, spans[i].len, &decoded);
+        wf_config_decode_secret(url + spans[i].off, spans[i].len, &decoded);
         wf_log_add_secret(wf_buf_cstr(&raw));
         wf_log_add_secret(wf_buf_cstr(&decoded));
         wf_buf_clear(&raw);

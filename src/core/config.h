@@ -34,6 +34,9 @@ void wf_config_free(wf_config *c);
  * URLs without a password (and sqlite: paths) are copied unchanged. A `password=`
  * parameter in the query string is masked too. */
 int wf_config_redact_db_url(const char *url, wf_buf *out);
+/* Appends a secret taken from a DATABASE_URL as the database library reads it:
+ * percent-decoded, or without the quotes and backslashes of a libpq key='value'. */
+void wf_config_decode_secret(const char *s, size_t len, wf_buf *out);
 
 /* The engines the environment declares (envp as from `environ`):
  *   N8N_API_URL, N8N_API_KEY                         -> n8n-default

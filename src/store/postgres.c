@@ -1221,40 +1221,6 @@ static const wf_store_ops postgres_ops = {
     .notifications = pg_notifications,
 };
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* Appends a secret as libpq reads it: percent-decoded, or without the quotes and
- * backslashes of a key=value string. */
-static void decode_secret(const char *s, size_t len, wf_buf *out)
-{
-    bool quoted = len >= 2 && s[0] == '\'' && s[len - 1] == '\'';
-    if (quoted) {
-        s++;
-        len -= 2;
-    }
-    for (size_t i = 0; i < len; i++) {
-        int hi, lo;
-        if (quoted && s[i] == '\\' && i + 1 < len) {
-            wf_buf_putc(out, s[++i]);
-        } else if (!quoted && s[i] == '%' && i + 2 < len && (hi = hex_digit(s[i + 1])) >= 0 &&
-                   (lo = hex_digit(s[i + 2])) >= 0) {
-            wf_buf_putc(out, (char)(hi * 16 + lo));
-            i += 2;
-        } else {
-            wf_buf_putc(out, s[i]);
-        }
-    }
-}
-
 /* Whether each secret wfreg masks in url (the text that stands for a "***" of masked)
  * is the password libpq found, so that cutting that password from libpq's messages
  * cuts every piece of it. False when they differ, or when masked cannot be laid over
@@ -1282,7 +1248,7 @@ static bool secrets_agree(const char *url, const char *masked, const char *passw
             return false;
         wf_buf secret;
         wf_buf_init_secret(&secret);
-        decode_secret(url + pos, (size_t)(found - url) - pos, &secret);
+        wf_config_decode_secret(url + pos, (size_t)(found - url) - pos, &secret);
         bool same = wf_buf_ok(&secret) && !strcmp(wf_buf_cstr(&secret), password);
         wf_buf_wipe(&secret);
         if (!same)

@@ -15,7 +15,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 import urllib.parse
@@ -24,6 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "api"))
 
 from harness import ADMIN, ADMIN_PASSWORD, Server, main, poll, scaled  # noqa: E402
+from test_multi import TwoInstancesTests  # noqa: E402
 
 ENGINES = "/api/v1/engines"
 CLUSTER = os.path.join(HERE, "cluster.sh")
@@ -58,70 +58,12 @@ def stop_server(s):
         s.close()
 
 
-class TwoInstances(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.a = cls.b = None
-        url = new_database(shared_admin_url(), "wfreg_api_%d" % os.getpid())
-        try:
-            cls.a = Server(env={"DATABASE_URL": url}).start()
-            cls.b = Server(same_db_as=cls.a).start()
-            cls.token = cls.a.login(ADMIN, ADMIN_PASSWORD)
-            if not poll(lambda: cls.b.request("GET", "/api/v1/auth/me",
-                                              token=cls.token).status == 200, scaled(3)):
-                raise AssertionError("b never accepted a's session")
-        except BaseException:
-            cls.tearDownClass()
-            raise
+class TwoInstancesOnPostgres(TwoInstancesTests, unittest.TestCase):
+    """The tests of tests/api/test_multi.py, on one PostgreSQL database (LISTEN/NOTIFY)."""
 
     @classmethod
-    def tearDownClass(cls):
-        stop_server(cls.b)
-        stop_server(cls.a)
-
-    def seen_within(self, server, path, check, limit=1.0):
-        start = time.monotonic()
-        ok = poll(lambda: check(server.request("GET", path, token=self.token)),
-                  scaled(limit), every=0.02)
-        self.assertTrue(ok, "%s not as expected on the other instance after %.2f s"
-                        % (path, time.monotonic() - start))
-
-    def test_post_patch_delete_on_one_are_read_on_the_other_within_a_second(self):
-        for writer, reader in ((self.a, self.b), (self.b, self.a)):
-            name = "shared-%d" % writer.port
-            body = {"name": name, "engine_type": "n8n", "api_url": "https://s.example.com",
-                    "api_key": "k-%d" % writer.port}
-            status, _, made = writer.json("POST", ENGINES, body, token=self.token)
-            self.assertEqual(status, 201, made)
-            self.seen_within(reader, ENGINES + "/" + name,
-                             lambda r: r.status == 200 and r.json()["key_status"] == "ok")
-            status, _, obj = writer.json("PATCH", ENGINES + "/" + name, {"active": False},
-                                         token=self.token)
-            self.assertEqual(status, 200, obj)
-            self.seen_within(reader, ENGINES + "/" + name,
-                             lambda r: r.status == 200 and r.json()["active"] is False)
-            status, _, _ = writer.json("DELETE", ENGINES + "/" + name, token=self.token)
-            self.assertEqual(status, 204)
-            self.seen_within(reader, ENGINES + "/" + name, lambda r: r.status == 404)
-
-    def test_the_same_name_created_on_both_at_once(self):
-        for round_ in range(5):
-            name = "race-%d" % round_
-            body = {"name": name, "engine_type": "prefect",
-                    "api_url": "https://%s.example.com" % name}
-            statuses = []
-            gate = threading.Barrier(2)
-
-            def create(server):
-                gate.wait(scaled(5))
-                statuses.append(server.json("POST", ENGINES, body, token=self.token)[0])
-
-            threads = [threading.Thread(target=create, args=(s,)) for s in (self.a, self.b)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(scaled(10))
-            self.assertEqual(sorted(statuses), [201, 409], name)
+    def database_env(cls):
+        return {"DATABASE_URL": new_database(shared_admin_url(), "wfreg_api_%d" % os.getpid())}
 
 
 class DatabaseGoesAway(unittest.TestCase):
