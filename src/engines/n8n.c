@@ -274,14 +274,15 @@ static bool webhook_path_ok(const char *path)
     return path && wf_id_is_safe(path[0] == '/' ? path + 1 : path, true);
 }
 
-/* Reads the workflow; keeps its webhook's method and path, or says why it cannot run. */
+/* Reads the workflow; keeps its webhook's method and path (0), or says why it cannot run
+ * (-1). */
 static int read_workflow(wf_job *j)
 {
     n8n_state *s = j->priv;
     const char *id = j->workflow_id;
     json_t *o = wf_job_answer(j, "n8n workflow") ? wf_job_json(j, "n8n workflow") : NULL;
     if (!o)
-        return WF_STEP_DONE;
+        return -1;
     const json_t *node = json_is_object(o) ? webhook_node(o) : NULL;
     const json_t *params = json_object_get(node, "parameters");
     const char *m = wf_json_str(params, "httpMethod");

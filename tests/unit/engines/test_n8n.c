@@ -301,6 +301,24 @@ static void test_start_run_refusals(void **state)
     }
 }
 
+static void test_start_run_unknown_workflow(void **state)
+{
+    (void)state;
+    fx f;
+    fx_setup(&f, "n8n", BASE, NULL, KEY);
+    start(&f, wf_job_new_start_run(&f.call, "NoSuchWorkflow00", NULL, NULL));
+    assert_int_equal(reply_json(&f, 404, "{\"message\":\"Not Found\"}"), WF_STEP_DONE);
+    assert_true(wf_job_is_not_found(f.j));
+    assert_null(wf_job_run(f.j));
+    fx_teardown(&f);
+
+    fx_setup(&f, "n8n", BASE, NULL, KEY);
+    start(&f, wf_job_new_start_run(&f.call, "w", NULL, NULL));
+    assert_int_equal(reply(&f, 200, "text/html", "<html>"), WF_STEP_DONE);
+    assert_status(&f, WF_CALL_ERROR);
+    fx_teardown(&f);
+}
+
 static void test_start_run_get_webhook(void **state)
 {
     (void)state;
@@ -340,6 +358,7 @@ int main(void)
         cmocka_unit_test(test_execution_recorded_and_bad),
         cmocka_unit_test(test_start_run_through_webhook),
         cmocka_unit_test(test_start_run_refusals),
+        cmocka_unit_test(test_start_run_unknown_workflow),
         cmocka_unit_test(test_start_run_get_webhook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
