@@ -237,6 +237,10 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
     allow_reuse_address = True
+    # A real server's listen backlog (node 511, uvicorn 2048), not socketserver's 5: a
+    # client opening many connections at once (wfreg's fan-out) must not see SYNs
+    # dropped and retried a second later.
+    request_queue_size = 128
 
     def __init__(self, addr, handler, fake):
         self.address_family = socket.AF_INET6 if ":" in addr[0] else socket.AF_INET
