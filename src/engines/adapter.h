@@ -25,8 +25,9 @@
  * Jobs are state machines over the HTTP client (http.h): each step either prepares the
  * next request or finishes. wf_jobs_run() drives any number of jobs on one curl multi
  * handle, so that 50 engines that each take 100 ms answer together in about 100 ms.
- * wf_job_start() is the same for a caller with its own wf_http_multi (the server's event
- * loop, later): the job calls back when it has finished.
+ * wf_job_start() is the same for a caller with its own wf_http_multi: a server worker
+ * makes one with wf_http_multi_new_evented(its event_base), starts jobs on it from its
+ * request handlers, and answers the client from on_finish; nothing blocks its loop.
  *
  * Failures are results, not errors: a job always ends with a status (up, unauthorized,
  * down, timeout, error) and a detail for people that never contains the key. The only

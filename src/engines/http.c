@@ -7,11 +7,10 @@
  * (wiped when it ends), the error buffer, when it may start (delay_ms) and the callback.
  * The multi keeps every transfer it was given in one list until its callback has run.
  */
-#include "http.h"
+#include "http_internal.h"
 
 #include "core/err.h"
 
-#include <curl/curl.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -21,7 +20,7 @@
 #include <strings.h>
 #include <time.h>
 
-typedef struct transfer {
+typedef struct wf_http_transfer {
     wf_http_request *r;
     wf_http_done_fn done;
     void *ud;
@@ -34,13 +33,8 @@ typedef struct transfer {
     bool finished; /* its result is set; its callback is due */
     int64_t due_ms;
     int64_t t0_ms;
-    struct transfer *next;
+    struct wf_http_transfer *next;
 } transfer;
-
-struct wf_http_multi {
-    CURLM *multi;
-    transfer *list;
-};
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_OK;
@@ -439,6 +433,8 @@ void wf_http_multi_free(wf_http_multi *m)
         transfer_free(t);
     }
     curl_multi_cleanup(m->multi);
+    if (m->ev)
+        wf_http_ev_free(m);
     free(m);
 }
 
@@ -456,22 +452,23 @@ int wf_http_multi_add(wf_http_multi *m, wf_http_request *r, wf_http_done_fn done
     r->status = 0;
     r->redirects = 0;
     r->detail[0] = '\0';
+    wf_buf_clear(&r->response);
     t->next = m->list;
     m->list = t;
+    if (m->ev)
+        wf_http_ev_kick(m, 0);
     return 0;
 }
 
-/* Hands every transfer that is due to curl; returns ms until the next one is due (or
- * 1000 when none waits). */
-static long start_due(wf_http_multi *m)
+long wf_http_start_due(wf_http_multi *m)
 {
     int64_t now = now_ms();
-    long wait = 1000;
+    long wait = -1;
     for (transfer *t = m->list; t; t = t->next) {
         if (t->in_curl || t->finished)
             continue;
         if (t->due_ms > now) {
-            if (t->due_ms - now < wait)
+            if (wait < 0 || t->due_ms - now < wait)
                 wait = (long)(t->due_ms - now);
             continue;
         }
@@ -486,7 +483,16 @@ static long start_due(wf_http_multi *m)
     return wait;
 }
 
-static void collect_done(wf_http_multi *m)
+bool wf_http_has_waiting(const wf_http_multi *m)
+{
+    for (const transfer *t = m->list; t; t = t->next) {
+        if (!t->in_curl && !t->finished)
+            return true;
+    }
+    return false;
+}
+
+void wf_http_collect_done(wf_http_multi *m)
 {
     CURLMsg *msg;
     int left;
@@ -505,9 +511,9 @@ static void collect_done(wf_http_multi *m)
     }
 }
 
-/* Takes the finished transfers out of the list and runs their callbacks (which may add
- * transfers: those go to the list's head and are looked at on the next round). */
-static void run_callbacks(wf_http_multi *m)
+/* The callbacks may add transfers: those go to the list's head and are looked at on the
+ * next round. */
+void wf_http_run_callbacks(wf_http_multi *m)
 {
     transfer *done = NULL, **pp = &m->list;
     while (*pp) {
@@ -534,20 +540,23 @@ static void run_callbacks(wf_http_multi *m)
 
 int wf_http_multi_run(wf_http_multi *m)
 {
+    if (m->ev)
+        return WF_ERR_INVALID;
     while (m->list) {
-        long wait = start_due(m);
+        long wait = wf_http_start_due(m);
         int running = 0;
         if (curl_multi_perform(m->multi, &running) != CURLM_OK)
             goto broken;
-        collect_done(m);
+        wf_http_collect_done(m);
         bool any_done = false;
         for (transfer *t = m->list; t; t = t->next)
             any_done |= t->finished;
         if (any_done) {
-            run_callbacks(m);
+            wf_http_run_callbacks(m);
             continue;
         }
-        if (m->list && curl_multi_poll(m->multi, NULL, 0, (int)wait, NULL) != CURLM_OK)
+        if (m->list &&
+            curl_multi_poll(m->multi, NULL, 0, wait < 0 ? 1000 : (int)wait, NULL) != CURLM_OK)
             goto broken;
     }
     return 0;
@@ -555,7 +564,7 @@ broken:
     for (transfer *t = m->list; t; t = t->next)
         if (!t->finished)
             finish(t, WF_HTTP_FAILED, "the HTTP client failed");
-    run_callbacks(m);
+    wf_http_run_callbacks(m);
     return WF_ERR_INTERNAL;
 }
 

@@ -23,13 +23,11 @@
  * (the next page, the next step of a test). wf_http_multi_run() blocks until no request
  * is left, waiting in curl_multi_poll.
  *
- * For the server (DESIGN.md: libevent's loop drives curl): the add/callback interface is
- * the one an event loop needs. A driver for libevent replaces only wf_http_multi_run: it
- * sets CURLMOPT_SOCKETFUNCTION / CURLMOPT_TIMERFUNCTION to register curl's sockets and
- * timer with the event_base, calls curl_multi_socket_action on their events, and then the
- * same completion path as here (finish_transfer in http.c: redirects, callbacks). Until it
- * exists, a worker thread may call the blocking wf_http_multi_run (bounded by the
- * requests' timeouts).
+ * For the server (DESIGN.md: libevent's loop drives curl): wf_http_multi_new_evented()
+ * makes a multi that a libevent event_base drives (http_event.c): requests added to it
+ * run while the loop runs, and their callbacks (the same ones) are called from the loop,
+ * so a worker never blocks on an engine. wf_http_multi_run() is for a multi of its own,
+ * made with wf_http_multi_new(): the command line's, or a thread's that may block.
  */
 #ifndef WF_ENGINES_HTTP_H
 #define WF_ENGINES_HTTP_H
@@ -108,18 +106,23 @@ int wf_http_perform_all(wf_http_request **rs, size_t n);
 
 typedef struct wf_http_multi wf_http_multi;
 typedef void (*wf_http_done_fn)(wf_http_request *r, void *ud);
+struct event_base;
 
 /* NULL when out of memory or when curl cannot be initialised. */
 wf_http_multi *wf_http_multi_new(void);
+/* A multi that base's loop drives: use it from the loop's thread only, and never call
+ * wf_http_multi_run on it. NULL when out of memory. */
+wf_http_multi *wf_http_multi_new_evented(struct event_base *base);
 /* Frees the multi handle; requests still in it end as WF_HTTP_FAILED without their
- * callbacks being called. Accepts NULL. */
+ * callbacks being called. Accepts NULL. Not from inside one of its callbacks. */
 void wf_http_multi_free(wf_http_multi *m);
 /* Starts r (after r->delay_ms); done(r, ud) runs once it has ended, from inside
  * wf_http_multi_run, and may add more requests. r must stay valid until then. A request
  * that cannot start ends at once (its callback still runs, from the loop). */
 int wf_http_multi_add(wf_http_multi *m, wf_http_request *r, wf_http_done_fn done, void *ud);
 /* Runs until no request is left in m. Returns 0, or WF_ERR_INTERNAL when curl's multi
- * interface failed (every request still running then ends as WF_HTTP_FAILED). */
+ * interface failed (every request still running then ends as WF_HTTP_FAILED), or
+ * WF_ERR_INVALID for an evented multi (its loop runs it). */
 int wf_http_multi_run(wf_http_multi *m);
 
 #endif
