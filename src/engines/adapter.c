@@ -305,6 +305,11 @@ bool wf_job_is_not_found(const wf_job *j)
     return j->is_not_found;
 }
 
+bool wf_job_is_conflict(const wf_job *j)
+{
+    return j->is_conflict;
+}
+
 long wf_job_latency_ms(const wf_job *j)
 {
     return j->test.latency_ms;

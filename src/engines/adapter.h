@@ -156,6 +156,9 @@ wf_call_status wf_job_status(const wf_job *j);
 const char *wf_job_detail(const wf_job *j); /* NULL when nothing to say */
 /* The engine said the workflow or run does not exist (HTTP 404 or its equivalent). */
 bool wf_job_is_not_found(const wf_job *j);
+/* The engine has the workflow but cannot start it as it is: an n8n workflow without a
+ * Webhook trigger, inactive or archived; parameters a Prefect deployment refuses (409). */
+bool wf_job_is_conflict(const wf_job *j);
 long wf_job_latency_ms(const wf_job *j);
 /* The result of a test job (also filled, status and detail, for the other kinds). */
 const wf_test_result *wf_job_test(const wf_job *j);

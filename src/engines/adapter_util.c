@@ -224,6 +224,9 @@ static void fail_status(wf_job *j, const char *what)
     else if (st == 404) {
         j->is_not_found = true;
         wf_job_fail(j, WF_CALL_ERROR, "%s: not found (HTTP 404: %s)", what, m);
+    } else if (st == 409) {
+        j->is_conflict = true;
+        wf_job_fail(j, WF_CALL_ERROR, "%s: refused as it is (HTTP 409: %s)", what, m);
     } else if (st == 502 || st == 503 || st == 504)
         wf_job_fail(j, WF_CALL_DOWN, "%s: the engine is unavailable (HTTP %ld: %s)", what, st, m);
     else if (st == 429)

@@ -49,6 +49,7 @@ struct wf_job {
     /* the outcome */
     bool is_done;
     bool is_not_found;
+    bool is_conflict;
     wf_test_result test; /* status and detail of every job; version and latency of a test */
     wf_workflow *wfs;
     size_t nwfs, capwfs;

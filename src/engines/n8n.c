@@ -274,41 +274,47 @@ static bool webhook_path_ok(const char *path)
     return path && wf_id_is_safe(path[0] == '/' ? path + 1 : path, true);
 }
 
+/* Why the workflow cannot be started through its webhook as it is, or NULL. */
+static const char *cannot_start(const json_t *wf, const json_t *node, const char *method)
+{
+    if (wf_json_bool(wf, "isArchived", false))
+        return "is archived";
+    if (!node)
+        return "has no Webhook trigger: n8n's API cannot start it (give it a Webhook node, or "
+               "start it in n8n)";
+    if (!wf_json_bool(wf, "active", false))
+        return "is inactive: its webhook answers only while it is active";
+    if (method && !method_ok(method))
+        return "has a webhook method wfreg does not know";
+    if (!webhook_path_ok(wf_json_str(json_object_get(node, "parameters"), "path")))
+        return "has a webhook path that cannot be called";
+    return NULL;
+}
+
 /* Reads the workflow; keeps its webhook's method and path (0), or says why it cannot run
- * (-1). */
+ * (-1; a conflict when the workflow is there but cannot be started as it is). */
 static int read_workflow(wf_job *j)
 {
     n8n_state *s = j->priv;
-    const char *id = j->workflow_id;
     json_t *o = wf_job_answer(j, "n8n workflow") ? wf_job_json(j, "n8n workflow") : NULL;
     if (!o)
         return -1;
     const json_t *node = json_is_object(o) ? webhook_node(o) : NULL;
     const json_t *params = json_object_get(node, "parameters");
     const char *m = wf_json_str(params, "httpMethod");
+    const char *why = json_is_object(o) ? cannot_start(o, node, m) : NULL;
     int rc = -1;
-    if (!json_is_object(o))
+    if (!json_is_object(o)) {
         wf_job_fail(j, WF_CALL_ERROR, "n8n workflow: unexpected answer (not an object)");
-    else if (wf_json_bool(o, "isArchived", false))
-        wf_job_fail(j, WF_CALL_ERROR, "n8n workflow '%s' is archived", id);
-    else if (!node)
-        wf_job_fail(j, WF_CALL_ERROR,
-                    "n8n workflow '%s' has no Webhook trigger: n8n's API cannot start it (give "
-                    "it a Webhook node, or start it in n8n)",
-                    id);
-    else if (!wf_json_bool(o, "active", false))
-        wf_job_fail(j, WF_CALL_ERROR,
-                    "n8n workflow '%s' is inactive: its webhook answers only while it is active",
-                    id);
-    else if (m && !method_ok(m))
-        wf_job_fail(j, WF_CALL_ERROR, "n8n workflow '%s': unknown webhook method", id);
-    else if (!webhook_path_ok(wf_json_str(params, "path")))
-        wf_job_fail(j, WF_CALL_ERROR, "n8n workflow '%s': its webhook path cannot be called", id);
-    else if (!(s->method = strdup(m ? m : "GET")) ||
-             !(s->path = strdup(wf_json_str(params, "path"))))
+    } else if (why) {
+        j->is_conflict = true;
+        wf_job_fail(j, WF_CALL_ERROR, "n8n workflow '%s' %s", j->workflow_id, why);
+    } else if (!(s->method = strdup(m ? m : "GET")) ||
+               !(s->path = strdup(wf_json_str(params, "path")))) {
         wf_job_fail(j, WF_CALL_ERROR, "out of memory");
-    else
+    } else {
         rc = 0;
+    }
     json_decref(o);
     return rc;
 }

@@ -297,6 +297,10 @@ static void test_start_run_refusals(void **state)
         assert_int_equal(reply_json(&f, 200, cases[i].workflow), WF_STEP_DONE);
         assert_status(&f, WF_CALL_ERROR);
         assert_detail_has(&f, cases[i].detail);
+        /* the workflow is there but cannot be started as it is (not an answer that is no
+         * workflow at all) */
+        assert_int_equal(wf_job_is_conflict(f.j), i + 1 < sizeof cases / sizeof cases[0]);
+        assert_false(wf_job_is_not_found(f.j));
         fx_teardown(&f);
     }
 }
@@ -309,6 +313,7 @@ static void test_start_run_unknown_workflow(void **state)
     start(&f, wf_job_new_start_run(&f.call, "NoSuchWorkflow00", NULL, NULL));
     assert_int_equal(reply_json(&f, 404, "{\"message\":\"Not Found\"}"), WF_STEP_DONE);
     assert_true(wf_job_is_not_found(f.j));
+    assert_false(wf_job_is_conflict(f.j));
     assert_null(wf_job_run(f.j));
     fx_teardown(&f);
 

@@ -271,6 +271,7 @@ static void test_create_flow_run(void **state)
     reply_json(&f, 409, "{\"detail\":\"Error creating flow run: missing x\"}");
     assert_status(&f, WF_CALL_ERROR);
     assert_detail_has(&f, "HTTP 409: Error creating flow run");
+    assert_true(wf_job_is_conflict(f.j));
     fx_teardown(&f);
 
     fx_setup(&f, "prefect", BASE, NULL, NULL);
