@@ -225,6 +225,12 @@ static void set_safety(CURL *e, const wf_http_request *r)
     curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)cap);
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* the cap applies to decoded bytes */
     curl_easy_setopt(e, CURLOPT_USERAGENT, "wfreg/" WFREG_VERSION);
+#if LIBCURL_VERSION_NUM >= 0x075700
+    /* Freeing a transfer that is still resolving a name must not wait for the resolver
+     * thread (a silent DNS server holds getaddrinfo for seconds): a server stopping on
+     * SIGTERM frees its transfers in flight and must exit within 5 s. */
+    curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+#endif
 }
 
 /* Creates (or re-arms, after a redirect) the easy handle for t. */
