@@ -11,11 +11,12 @@
 #include "core/err.h"
 
 typedef struct wf_api_options {
-    const char *listen;  /* "127.0.0.1:8080", "[::1]:0" (0: any free port) */
-    int workers;         /* threads with an event loop each; 0: one per processor */
-    int max_connections; /* across all workers; 0: 1024 */
-    int session_ttl_s;   /* login sessions last this long; 0: 12 hours */
-    int idle_timeout_s;  /* a connection idle this long is closed; 0: 30 */
+    const char *listen;    /* "127.0.0.1:8080", "[::1]:0" (0: any free port) */
+    int workers;           /* threads with an event loop each; 0: one per processor */
+    int max_connections;   /* across all workers; 0: 1024 */
+    int session_ttl_s;     /* login sessions last this long; 0: 12 hours */
+    int idle_timeout_s;    /* a connection idle this long is closed; 0: 30 */
+    int health_interval_s; /* seconds between engine health checks; 0: 30; < 0: none */
 } wf_api_options;
 
 /* Runs the server until a stop signal. The database must be at head. Returns 0 after a

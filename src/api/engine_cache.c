@@ -8,6 +8,9 @@
  * lazily, by whichever request needs one first; two requests that race for the same
  * engine both make it and one keeps its copy (compare-and-swap), so no lock is held
  * while serialising.
+ *
+ * What changes more often than the registry (an engine's health, engine_health.c) is not
+ * cached: the caller passes it as extra members, spliced in before the closing brace.
  */
 #include "internal.h"
 
@@ -103,11 +106,21 @@ static const char *text_at(texts *t, size_t i)
     return expected;
 }
 
-int wf_engine_cache_append(wf_engine_cache *c, wf_snapshot *snap, size_t index, wf_buf *out)
+int wf_engine_cache_append(wf_engine_cache *c, wf_snapshot *snap, size_t index, const char *extra,
+                           wf_buf *out)
 {
     texts *t = texts_for(c, snap);
     const char *s = t && index < t->n ? text_at(t, index) : NULL;
-    int rc = s ? wf_buf_puts(out, s) : WF_ERR_NOMEM;
+    size_t len = s ? strlen(s) : 0;
+    int rc = WF_ERR_NOMEM;
+    if (s && extra && len >= 2 && s[len - 1] == '}') {
+        wf_buf_put(out, s, len - 1); /* an engine's object is never empty: "{...,extra}" */
+        wf_buf_putc(out, ',');
+        wf_buf_puts(out, extra);
+        rc = wf_buf_putc(out, '}');
+    } else if (s) {
+        rc = wf_buf_puts(out, s);
+    }
     texts_unref(t);
     return rc;
 }

@@ -2,12 +2,14 @@
  * engines_api.c: /api/v1/engines. Reads are served from the registry snapshot, never
  * from the database; writes go through the one write path (store/writes.c), after
  * which this worker reloads the snapshot before it answers, so a client reads its own
- * writes. An engine's JSON never carries its key or its token.
+ * writes. An engine's JSON never carries its key or its token; it carries the engine's
+ * last health check ("health", engine_health.c), which is not part of the cached text.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +93,19 @@ static size_t find_index(const wf_snapshot *snap, const char *name)
                                                                                          : SIZE_MAX;
 }
 
+/* Engine i of snap as JSON text, with its health, appended to out. */
+static int append_engine(wf_api *api, wf_snapshot *snap, size_t i, wf_buf *out)
+{
+    char extra[160];
+    wf_buf health = WF_BUF_INIT;
+    wf_health_append_json(api->health, wf_snapshot_at(snap, i)->name, &health);
+    int n = snprintf(extra, sizeof extra, "\"health\":%s", wf_buf_cstr(&health));
+    wf_buf_free(&health);
+    if (n < 0 || (size_t)n >= sizeof extra)
+        return WF_ERR_NOMEM;
+    return wf_engine_cache_append(api->engine_json, snap, i, extra, out);
+}
+
 void wf_handle_engines_list(wf_req *r)
 {
     list_filter f;
@@ -108,7 +123,7 @@ void wf_handle_engines_list(wf_req *r)
             continue;
         if (shown++)
             wf_buf_putc(&out, ',');
-        wf_engine_cache_append(api->engine_json, snap, i, &out);
+        append_engine(api, snap, i, &out);
     }
     wf_snapshot_unref(snap);
     wf_buf_printf(&out, "],\"total\":%zu,\"limit\":%ld,\"offset\":%ld}", total, f.limit, f.offset);
@@ -127,7 +142,7 @@ void wf_handle_engine_get(wf_req *r)
     wf_buf out = WF_BUF_INIT;
     if (i == SIZE_MAX)
         wf_reply_detail(r, 404, "no engine named '%s'", r->params[0]);
-    else if (wf_engine_cache_append(api->engine_json, snap, i, &out) == 0)
+    else if (append_engine(api, snap, i, &out) == 0)
         wf_reply_json_text(r, 200, out.ptr, out.len);
     else
         wf_reply_detail(r, 500, "out of memory");
@@ -193,8 +208,13 @@ static void reply_engine(wf_req *r, int status, const char *name)
     }
     wf_snapshot *snap = wf_registry_acquire(r->w->api->registry);
     const wf_engine *e = wf_snapshot_find(snap, name);
+    json_t *o = e ? wf_engine_to_json(e) : NULL;
+    if (o && json_object_set_new(o, "health", wf_health_json(r->w->api->health, e->name)) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
     if (e)
-        wf_reply_json(r, status, wf_engine_to_json(e));
+        wf_reply_json(r, status, o);
     else
         wf_reply_detail(r, 500, "the engine was written but is not in the registry");
     wf_snapshot_unref(snap);

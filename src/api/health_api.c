@@ -1,7 +1,7 @@
 /*
  * health_api.c: /healthz (the process answers), /readyz (the database answers and its
- * schema is at head), /metrics (Prometheus text) and /openapi.json (embedded at build
- * time from src/api/openapi.json).
+ * schema is at head), /metrics (Prometheus text, with the engines' last health checks)
+ * and /openapi.json (embedded at build time from src/api/openapi.json).
  */
 #include "internal.h"
 
@@ -58,6 +58,7 @@ void wf_handle_metrics(wf_req *r)
     wf_snapshot *snap = wf_registry_acquire(r->w->api->registry);
     wf_metrics_render(r->w->api->metrics, snap, &text);
     wf_snapshot_unref(snap);
+    wf_health_render_metrics(r->w->api->health, &text);
     reply_text(r, "text/plain; version=0.0.4; charset=utf-8", wf_buf_cstr(&text), text.len);
     wf_buf_free(&text);
 }

@@ -10,6 +10,7 @@
 #include "api.h"
 #include "core/registry.h"
 #include "crypto/keyring.h"
+#include "engines/adapter.h"
 #include "store/store.h"
 #include "store/writes.h"
 
@@ -21,6 +22,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #define WF_API_MAX_BODY (1024 * 1024)
 #define WF_API_MAX_HEADERS (16 * 1024)
@@ -31,8 +33,9 @@ typedef struct wf_auth wf_auth;       /* auth.c: the snapshot of usable tokens *
 typedef struct wf_metrics wf_metrics; /* metrics.c */
 typedef struct wf_limiter wf_limiter;
 typedef struct wf_engine_cache wf_engine_cache;
-typedef struct wf_watch wf_watch; /* watch.c */
-/* engine_cache.c */              /* auth.c: failed-login slow-down */
+typedef struct wf_watch wf_watch;   /* watch.c */
+typedef struct wf_health wf_health; /* engine_health.c: the engines' last health checks */
+/* engine_cache.c */                /* auth.c: failed-login slow-down */
 
 /* What every worker shares. Everything here is either immutable after start, atomic,
  * or guarded by its own lock (registry, auth, metrics, limiter). */
@@ -45,6 +48,7 @@ typedef struct wf_api {
     wf_metrics *metrics;
     wf_limiter *limiter;
     wf_engine_cache *engine_json;
+    wf_health *health;
     wf_engine **env; /* the environment's engines, read once at start */
     size_t nenv;
     atomic_bool stopping; /* set on SIGTERM/SIGINT: answer with Connection: close */
@@ -76,6 +80,8 @@ typedef struct wf_worker {
     unsigned store_generation; /* the api->db_generation this worker's store is from */
     bool store_broken;         /* a request saw WF_ERR_DB: reopen before the next one */
     struct conn_set *conns;    /* server.c: the connections this worker counts */
+    wf_http_multi *engines;    /* engine calls, driven by this worker's loop */
+    struct wf_req *deferred;   /* requests taken over by a handler, not answered yet */
 } wf_worker;
 
 /* The authenticated caller of a request. */
@@ -92,6 +98,7 @@ struct wf_route;
 typedef struct wf_req {
     struct evhttp_request *req;
     wf_worker *w;
+    const char *method; /* "GET", ...: a static string */
     const struct wf_route *route;
     char *params[2]; /* decoded path parameters ({name}, {run_id}) */
     struct evkeyvalq query;
@@ -99,6 +106,13 @@ typedef struct wf_req {
     wf_principal who;   /* valid when route->need != WF_NEED_NONE */
     int status;         /* what was answered, for the access log and metrics */
     const char *client; /* peer address, for the login limiter */
+    struct timespec t0; /* when it arrived */
+
+    /* a request a handler answers later (wf_req_defer) */
+    bool is_deferred;                  /* (on the original) it was taken over */
+    void (*abandon)(struct wf_req *d); /* frees ctx when the worker stops first */
+    void *ctx;                         /* the handler's state */
+    struct wf_req *prev, *next;        /* in the worker's list */
 } wf_req;
 
 typedef void (*wf_handler)(wf_req *r);
@@ -110,6 +124,17 @@ typedef struct wf_route {
     wf_role_need need;
     const int *statuses; /* what it may answer, 0-terminated (checked against openapi) */
 } wf_route;
+
+/* server.c: answering later. A handler that waits for something (the engines' answers)
+ * takes the request over: it stays pending in evhttp and counts as in flight (SIGTERM
+ * waits for it, up to the grace period). The copy returned owns the path parameters and
+ * the query (the original is left empty; client is NULL: the connection may go). The
+ * handler replies with the usual helpers on the copy, then calls wf_req_finish. If the
+ * worker stops first, abandon(d) frees the handler's state and the request is answered
+ * 503. NULL when out of memory (nothing is taken over then). */
+wf_req *wf_req_defer(wf_req *r, void (*abandon)(wf_req *d), void *ctx);
+/* After the reply: the access log line, metrics, no longer in flight; frees d. */
+void wf_req_finish(wf_req *d);
 
 /* router.c */
 extern const wf_route wf_routes[];
@@ -163,16 +188,46 @@ void wf_handle_engine_patch(wf_req *r);
 void wf_handle_engine_delete(wf_req *r);
 void wf_handle_engine_history(wf_req *r);
 
+/* workflows_api.c: the engines themselves, through their adapters */
+void wf_handle_engine_test(wf_req *r);
+void wf_handle_workflows_list(wf_req *r);
+void wf_handle_engine_workflows(wf_req *r);
+void wf_handle_run_start(wf_req *r);
+void wf_handle_run_status(wf_req *r);
+/* A call for engine e: its record's settings and its key (a database engine's token
+ * decrypted with api->keyring into the call's wiped buffer; unreadable: marked so, and
+ * nothing will be sent). Returns 0 or WF_ERR_NOMEM. */
+int wf_api_adapter_call(wf_api *api, const wf_engine *e, wf_adapter_call *call);
+
+/* engine_health.c: the health monitor and its table (keyed by engine name). */
+int wf_health_new(wf_health **out);
+/* Starts the monitor's thread (interval_s <= 0: no checks; the table stays empty). */
+int wf_health_start(wf_health *h, wf_api *api, int interval_s, wf_err *err);
+/* Stops the monitor (if started) and frees everything; accepts NULL. */
+void wf_health_free(wf_health *h);
+/* Records a result (a manual test's) for an active engine. */
+void wf_health_record(wf_health *h, const wf_engine *e, wf_call_status st, long latency_ms);
+/* {"status": "up|down|unauthorized|timeout|error|unknown", "checked_at": ISO or null,
+ * "latency_ms": n or null} for the engine of that name, as text appended to out, or as
+ * a new JSON object (NULL when out of memory). */
+void wf_health_append_json(wf_health *h, const char *name, wf_buf *out);
+json_t *wf_health_json(wf_health *h, const char *name);
+/* wfreg_engine_up and wfreg_engine_check_latency_seconds, per checked engine. */
+void wf_health_render_metrics(wf_health *h, wf_buf *out);
+
 /* health_api.c */
 void wf_handle_healthz(wf_req *r);
 void wf_handle_readyz(wf_req *r);
 void wf_handle_metrics(wf_req *r);
 void wf_handle_openapi(wf_req *r);
 
-/* engine_cache.c: appends the JSON text of snapshot engine `index` to out. */
+/* engine_cache.c: appends the JSON text of snapshot engine `index` to out, with the
+ * members in `extra` (JSON text such as "\"health\":{...}", or NULL) added last: what
+ * changes between snapshots is cached, what changes more often is spliced in. */
 int wf_engine_cache_new(wf_engine_cache **out);
 void wf_engine_cache_free(wf_engine_cache *c);
-int wf_engine_cache_append(wf_engine_cache *c, wf_snapshot *snap, size_t index, wf_buf *out);
+int wf_engine_cache_append(wf_engine_cache *c, wf_snapshot *snap, size_t index, const char *extra,
+                           wf_buf *out);
 /* json_io.c: sends ready JSON text. */
 void wf_reply_json_text(wf_req *r, int status, const char *text, size_t len);
 
@@ -183,6 +238,8 @@ void wf_metrics_free(wf_metrics *m);
 void wf_metrics_observe(wf_metrics *m, size_t route_index, int status, double seconds);
 /* Appends the Prometheus text exposition. */
 void wf_metrics_render(wf_metrics *m, const wf_snapshot *snap, wf_buf *out);
+/* Appends v as a label value, with Prometheus' escapes. */
+void wf_metrics_label(wf_buf *out, const char *v);
 
 /* server.c: reloads the registry (and the auth snapshot) from w's connection, or from
  * any connection. */

@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int statuses[] = {200, 201, 202, 204, 400, 401, 403, 404,
-                               405, 409, 413, 415, 422, 429, 500, 503};
+static const int statuses[] = {200, 201, 202, 204, 400, 401, 403, 404, 405,
+                               409, 413, 415, 422, 429, 500, 502, 503, 504};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                  0.1,    0.25,  0.5,    1.0,   2.5,  5.0};
@@ -66,7 +66,7 @@ void wf_metrics_observe(wf_metrics *m, size_t route_index, int status, double se
 }
 
 /* A label value with Prometheus' escapes (a legacy engine type may hold anything). */
-static void label(wf_buf *out, const char *v)
+void wf_metrics_label(wf_buf *out, const char *v)
 {
     for (const char *p = v ? v : ""; *p; p++) {
         if (*p == '\\' || *p == '"')
@@ -81,7 +81,7 @@ static void label(wf_buf *out, const char *v)
 static void route_labels(wf_buf *out, size_t i)
 {
     wf_buf_puts(out, "route=\"");
-    label(out, i < wf_nroutes ? wf_routes[i].pattern : "unmatched");
+    wf_metrics_label(out, i < wf_nroutes ? wf_routes[i].pattern : "unmatched");
     wf_buf_printf(out, "\",method=\"%s\"", i < wf_nroutes ? wf_routes[i].method : "any");
 }
 
@@ -158,7 +158,7 @@ static void render_engines(const wf_snapshot *snap, wf_buf *out)
             }
         }
         wf_buf_puts(out, "wfreg_engines{engine_type=\"");
-        label(out, a->engine_type);
+        wf_metrics_label(out, a->engine_type);
         wf_buf_printf(out, "\",source=\"%s\",active=\"%s\"} %zu\n",
                       wf_engine_source_name(a->source), a->is_active ? "true" : "false", count);
     }

@@ -21,6 +21,12 @@ static const int st_get[] = {200, 401, 404, 0};
 static const int st_create[] = {201, 400, 401, 403, 409, 413, 415, 422, 0};
 static const int st_patch[] = {200, 400, 401, 403, 404, 409, 413, 415, 422, 0};
 static const int st_delete[] = {204, 401, 403, 404, 409, 0};
+/* the engines themselves (workflows_api.c): 502 unreachable or a bad answer, 504 timeout */
+static const int st_test[] = {200, 401, 404, 0};
+static const int st_workflows[] = {200, 401, 422, 0};
+static const int st_engine_workflows[] = {200, 401, 404, 502, 504, 0};
+static const int st_run_start[] = {202, 400, 401, 403, 404, 409, 413, 415, 422, 502, 504, 0};
+static const int st_run_status[] = {200, 401, 404, 502, 504, 0};
 
 const wf_route wf_routes[] = {
     {"GET", "/healthz", wf_handle_healthz, WF_NEED_NONE, st_health},
@@ -36,6 +42,14 @@ const wf_route wf_routes[] = {
     {"PATCH", "/api/v1/engines/{name}", wf_handle_engine_patch, WF_NEED_ADMIN, st_patch},
     {"DELETE", "/api/v1/engines/{name}", wf_handle_engine_delete, WF_NEED_ADMIN, st_delete},
     {"GET", "/api/v1/engines/{name}/history", wf_handle_engine_history, WF_NEED_VIEWER, st_get},
+    {"POST", "/api/v1/engines/{name}/test", wf_handle_engine_test, WF_NEED_VIEWER, st_test},
+    {"GET", "/api/v1/workflows", wf_handle_workflows_list, WF_NEED_VIEWER, st_workflows},
+    {"GET", "/api/v1/engines/{name}/workflows", wf_handle_engine_workflows, WF_NEED_VIEWER,
+     st_engine_workflows},
+    {"POST", "/api/v1/engines/{name}/workflows/{id}/runs", wf_handle_run_start, WF_NEED_ADMIN,
+     st_run_start},
+    {"GET", "/api/v1/engines/{name}/runs/{run_id}", wf_handle_run_status, WF_NEED_VIEWER,
+     st_run_status},
 };
 const size_t wf_nroutes = sizeof wf_routes / sizeof wf_routes[0];
 

@@ -10,8 +10,14 @@
  * idle_timeout_s, and at most max_connections open connections (each worker stops
  * accepting at its share until one closes; the rest wait in the kernel's backlog).
  *
+ * Engine calls (workflows_api.c) never block a loop: each worker has a curl multi that
+ * its own loop drives, and a handler that waits for engines takes its request over
+ * (wf_req_defer); the request is answered, logged and counted when the engines have
+ * answered. A background thread checks the engines' health (engine_health.c).
+ *
  * Stopping: SIGTERM or SIGINT stops the accepting, lets requests in flight finish (and
  * tells keep-alive clients Connection: close), then ends the loops, at most 5 s later.
+ * Requests still waiting for an engine then are answered 503.
  */
 #include "internal.h"
 
@@ -136,16 +142,30 @@ static void dispatch(wf_req *r, const char *method)
         r->route->handler(r);
 }
 
+/* The end of a request once it has been answered: access log, metrics, in flight. */
+static void request_end(wf_req *r)
+{
+    wf_api *api = r->w->api;
+    double took = seconds_since(&r->t0);
+    wf_metrics_observe(api->metrics, wf_route_index(r->route), r->status, took);
+    /* The route's pattern, never the raw path or query: those could carry anything. */
+    wf_info("%s %s %d %.2fms user=%s", r->method, r->route ? r->route->pattern : "-", r->status,
+            took * 1000.0, r->who.username[0] ? r->who.username : "-");
+    if (r->has_query)
+        evhttp_clear_headers(&r->query);
+    free(r->params[0]);
+    free(r->params[1]);
+    atomic_fetch_sub(&api->inflight, 1);
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     wf_worker *w = arg;
-    wf_api *api = w->api;
-    atomic_fetch_add(&api->inflight, 1);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    atomic_fetch_add(&w->api->inflight, 1);
 
     wf_req r;
     memset(&r, 0, sizeof r);
+    clock_gettime(CLOCK_MONOTONIC, &r.t0);
     r.req = req;
     r.w = w;
     TAILQ_INIT(&r.query);
@@ -157,19 +177,60 @@ static void on_request(struct evhttp_request *req, void *arg)
         count_connection(w, evcon);
     }
     r.client = peer;
-    const char *method = method_name(evhttp_request_get_command(req));
-    dispatch(&r, method);
+    r.method = method_name(evhttp_request_get_command(req));
+    dispatch(&r, r.method);
+    if (!r.is_deferred) /* else the handler's copy ends it, once answered */
+        request_end(&r);
+}
 
-    double took = seconds_since(&t0);
-    wf_metrics_observe(api->metrics, wf_route_index(r.route), r.status, took);
-    /* The route's pattern, never the raw path or query: those could carry anything. */
-    wf_info("%s %s %d %.2fms user=%s", method, r.route ? r.route->pattern : "-", r.status,
-            took * 1000.0, r.who.username[0] ? r.who.username : "-");
-    if (r.has_query)
-        evhttp_clear_headers(&r.query);
-    free(r.params[0]);
-    free(r.params[1]);
-    atomic_fetch_sub(&api->inflight, 1);
+wf_req *wf_req_defer(wf_req *r, void (*abandon)(wf_req *d), void *ctx)
+{
+    wf_req *d = malloc(sizeof *d);
+    if (!d)
+        return NULL;
+    *d = *r;
+    TAILQ_INIT(&d->query);
+    if (r->has_query)
+        TAILQ_CONCAT(&d->query, &r->query, next);
+    r->has_query = false;
+    r->params[0] = r->params[1] = NULL;
+    r->is_deferred = true;
+    d->client = NULL; /* the connection's: it may close before the answer */
+    d->abandon = abandon;
+    d->ctx = ctx;
+    d->prev = NULL;
+    d->next = r->w->deferred;
+    if (d->next)
+        d->next->prev = d;
+    r->w->deferred = d;
+    return d;
+}
+
+void wf_req_finish(wf_req *d)
+{
+    wf_worker *w = d->w;
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        w->deferred = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    request_end(d);
+    free(d);
+}
+
+/* The worker has stopped with requests still waiting for engines (past the grace
+ * period): the handlers free their state, the clients get 503. The worker's curl multi
+ * must be freed first: no job is running then. */
+static void abandon_deferred(wf_worker *w)
+{
+    while (w->deferred) {
+        wf_req *d = w->deferred;
+        if (d->abandon)
+            d->abandon(d);
+        wf_reply_detail(d, 503, "the server stopped before the engines answered");
+        wf_req_finish(d);
+    }
 }
 
 /* --- connections ----------------------------------------------------------------------- */
@@ -295,7 +356,8 @@ static int worker_start(wf_worker *w, evutil_socket_t listen_fd, wf_err *err)
     w->base = event_base_new();
     w->http = w->base ? evhttp_new(w->base) : NULL;
     w->conns = calloc(1, sizeof *w->conns);
-    if (!w->http || !w->conns)
+    w->engines = w->base ? wf_http_multi_new_evented(w->base) : NULL;
+    if (!w->http || !w->conns || !w->engines)
         return wf_err_set(err, WF_ERR_NOMEM, "cannot start a worker: out of memory");
     w->conns->limit = api->opts.max_connections / api->opts.workers;
     if (w->conns->limit < 1)
@@ -345,6 +407,8 @@ static void stop_accepting(evutil_socket_t fd, short what, void *arg)
 
 static void worker_free(wf_worker *w)
 {
+    wf_http_multi_free(w->engines); /* engine calls in flight end without callbacks */
+    abandon_deferred(w);
     if (w->http)
         evhttp_free(w->http); /* closes connections: their close callbacks use conns */
     if (w->base)
@@ -475,13 +539,15 @@ static int api_init(wf_api *api, const wf_config *config, const wf_api_options *
         return rc;
     api->registry = wf_registry_new();
     if (!api->registry || wf_auth_new(&api->auth) < 0 || wf_metrics_new(&api->metrics) < 0 ||
-        wf_limiter_new(&api->limiter) < 0 || wf_engine_cache_new(&api->engine_json) < 0)
+        wf_limiter_new(&api->limiter) < 0 || wf_engine_cache_new(&api->engine_json) < 0 ||
+        wf_health_new(&api->health) < 0)
         return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
     return 0;
 }
 
 static void api_free(wf_api *api)
 {
+    wf_health_free(api->health); /* stops the monitor first: it reads the rest */
     wf_engine_cache_free(api->engine_json);
     wf_limiter_free(api->limiter);
     wf_metrics_free(api->metrics);
@@ -526,6 +592,8 @@ static void normalise(wf_api_options *o)
         o->session_ttl_s = 12 * 3600;
     if (o->idle_timeout_s <= 0)
         o->idle_timeout_s = 30;
+    if (o->health_interval_s == 0)
+        o->health_interval_s = 30;
 }
 
 int wf_api_serve(const wf_config *config, const wf_api_options *opts_in, wf_err *err)
@@ -580,6 +648,8 @@ int wf_api_serve(const wf_config *config, const wf_api_options *opts_in, wf_err 
         goto join;
     }
     rc = wf_watch_start(&sv.api, &sv.watch, err);
+    if (rc == 0)
+        rc = wf_health_start(sv.api.health, &sv.api, opts.health_interval_s, err);
     if (rc < 0) {
         for (int i = 0; i < started; i++)
             event_base_loopexit(sv.workers[i].base, NULL);

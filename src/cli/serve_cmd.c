@@ -25,6 +25,8 @@ static const char serve_usage[] =
     "               in the kernel's queue until one closes\n"
     "  --migrate    apply pending migrations before starting\n"
     "\n"
+    "Every active engine's health is checked every WFREG_HEALTH_INTERVAL seconds (default\n"
+    "30; 0: never), less often while it fails.\n"
     "Needs SECRET_KEY or WFREG_FERNET_KEYS. Log in with a user made by 'wfreg users add'.\n"
     "Stops on SIGTERM or SIGINT: no new connections, requests in flight finish, exit 0.\n";
 
@@ -61,6 +63,13 @@ int wf_cmd_serve(wf_cli *c, int argc, char **argv)
         (o.max_connections = (int)number(env, 1, 1000000)) < 0)
         return wf_cli_usage_error(c, "serve: WFREG_MAX_CONNECTIONS takes a number from 1 to "
                                      "1000000");
+    if ((env = getenv("WFREG_HEALTH_INTERVAL")) && *env) {
+        long s = number(env, 0, 86400);
+        if (s < 0)
+            return wf_cli_usage_error(c, "serve: WFREG_HEALTH_INTERVAL takes seconds from 0 (no "
+                                         "health checks) to 86400");
+        o.health_interval_s = s ? (int)s : -1;
+    }
     optind = 1;
     while ((opt = wf_cli_getopt(c, "serve", argc, argv, "", opts)) != -1) {
         switch (opt) {

@@ -13,7 +13,8 @@ from harness import ServerTestCase, poll
 ENGINES = "/api/v1/engines"
 N8N_ENV = {"N8N_API_URL": "https://n8n-env.example.com", "N8N_API_KEY": "env-key-0123456789"}
 FIELDS = {"id", "name", "engine_type", "api_url", "active", "config", "has_api_key", "source",
-          "created_by", "created_at", "updated_at"}
+          "created_by", "created_at", "updated_at", "health"}
+HEALTH_STATUSES = {"up", "down", "unauthorized", "timeout", "error", "unknown"}
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|\+00:00)$")
 
 
@@ -28,6 +29,8 @@ class EngineChecks:
         self.assertIn(e["source"], ("database", "environment"))
         self.assertIsInstance(e["active"], bool)
         self.assertIsInstance(e["has_api_key"], bool)
+        self.assertEqual(set(e["health"]), {"status", "checked_at", "latency_ms"}, what)
+        self.assertIn(e["health"]["status"], HEALTH_STATUSES, what)
         if e["source"] == "database":
             self.assertIsInstance(e["id"], int)
             for f in ("created_at", "updated_at"):

@@ -112,6 +112,14 @@ class Health(ServerTestCase):
                                                  "413", "415", "422"},
                                        "delete": {"204", "401", "403", "404", "409"}},
             "/api/v1/engines/{name}/history": {"get": {"200", "401", "404"}},
+            "/api/v1/engines/{name}/test": {"post": {"200", "401", "404"}},
+            "/api/v1/workflows": {"get": {"200", "401", "422"}},
+            "/api/v1/engines/{name}/workflows": {"get": {"200", "401", "404", "502", "504"}},
+            "/api/v1/engines/{name}/workflows/{id}/runs": {
+                "post": {"202", "400", "401", "403", "404", "409", "413", "415", "422", "502",
+                         "504"}},
+            "/api/v1/engines/{name}/runs/{run_id}": {"get": {"200", "401", "404", "502",
+                                                             "504"}},
         }
         paths = doc.get("paths", {})
         self.assertEqual(set(paths), set(want))
