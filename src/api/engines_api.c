@@ -9,7 +9,6 @@
 
 #include <errno.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,17 +92,15 @@ static size_t find_index(const wf_snapshot *snap, const char *name)
                                                                                          : SIZE_MAX;
 }
 
-/* Engine i of snap as JSON text, with its health, appended to out. */
-static int append_engine(wf_api *api, wf_snapshot *snap, size_t i, wf_buf *out)
+/* Engine i of snap as JSON text, with its health, appended to out; scratch is the
+ * caller's buffer for the health member (one for a whole list: no allocation each). */
+static int append_engine(wf_api *api, wf_snapshot *snap, size_t i, wf_buf *scratch, wf_buf *out)
 {
-    char extra[160];
-    wf_buf health = WF_BUF_INIT;
-    wf_health_append_json(api->health, wf_snapshot_at(snap, i)->name, &health);
-    int n = snprintf(extra, sizeof extra, "\"health\":%s", wf_buf_cstr(&health));
-    wf_buf_free(&health);
-    if (n < 0 || (size_t)n >= sizeof extra)
-        return WF_ERR_NOMEM;
-    return wf_engine_cache_append(api->engine_json, snap, i, extra, out);
+    wf_buf_clear(scratch);
+    wf_buf_puts(scratch, "\"health\":");
+    wf_health_append_json(api->health, wf_snapshot_at(snap, i)->name, scratch);
+    return wf_buf_ok(scratch) ? wf_engine_cache_append(api->engine_json, snap, i, scratch->ptr, out)
+                              : WF_ERR_NOMEM;
 }
 
 void wf_handle_engines_list(wf_req *r)
@@ -113,8 +110,9 @@ void wf_handle_engines_list(wf_req *r)
         return;
     wf_api *api = r->w->api;
     wf_snapshot *snap = wf_registry_acquire(api->registry);
-    wf_buf out = WF_BUF_INIT;
+    wf_buf out = WF_BUF_INIT, scratch = WF_BUF_INIT;
     size_t total = 0, shown = 0;
+    wf_buf_grow(&out, 400 * (size_t)f.limit); /* about an engine's text each */
     wf_buf_puts(&out, "{\"items\":[");
     for (size_t i = 0; i < wf_snapshot_count(snap); i++) {
         if (!keep(wf_snapshot_at(snap, i), &f))
@@ -123,9 +121,10 @@ void wf_handle_engines_list(wf_req *r)
             continue;
         if (shown++)
             wf_buf_putc(&out, ',');
-        append_engine(api, snap, i, &out);
+        append_engine(api, snap, i, &scratch, &out);
     }
     wf_snapshot_unref(snap);
+    wf_buf_free(&scratch);
     wf_buf_printf(&out, "],\"total\":%zu,\"limit\":%ld,\"offset\":%ld}", total, f.limit, f.offset);
     if (wf_buf_ok(&out))
         wf_reply_json_text(r, 200, out.ptr, out.len);
@@ -139,13 +138,14 @@ void wf_handle_engine_get(wf_req *r)
     wf_api *api = r->w->api;
     wf_snapshot *snap = wf_registry_acquire(api->registry);
     size_t i = find_index(snap, r->params[0]);
-    wf_buf out = WF_BUF_INIT;
+    wf_buf out = WF_BUF_INIT, scratch = WF_BUF_INIT;
     if (i == SIZE_MAX)
         wf_reply_detail(r, 404, "no engine named '%s'", r->params[0]);
-    else if (append_engine(api, snap, i, &out) == 0)
+    else if (append_engine(api, snap, i, &scratch, &out) == 0)
         wf_reply_json_text(r, 200, out.ptr, out.len);
     else
         wf_reply_detail(r, 500, "out of memory");
+    wf_buf_free(&scratch);
     wf_buf_free(&out);
     wf_snapshot_unref(snap);
 }

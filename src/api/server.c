@@ -26,9 +26,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -312,11 +314,29 @@ static void on_connection_close(struct evhttp_connection *evcon, void *arg)
     }
 }
 
+/* libevent writes at most 16 KiB at a time by default: an answer over that (a page of
+ * engines, the workflows of every engine) took two writes, and with Nagle's algorithm
+ * on the second waited for the client's delayed ACK, 40 ms. Answers are built whole:
+ * write up to WRITE_AT_ONCE in one go, and send what is written at once. */
+#define WRITE_AT_ONCE (256 * 1024)
+
+static void tune_socket(struct evhttp_connection *evcon)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+    evutil_socket_t fd = bev ? bufferevent_getfd(bev) : -1;
+    int one = 1;
+    if (bev)
+        bufferevent_set_max_single_write(bev, WRITE_AT_ONCE);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
 /* Called at each request: counts the connection the first time it is seen. */
 static void count_connection(wf_worker *w, struct evhttp_connection *evcon)
 {
     evhttp_connection_set_closecb(evcon, on_connection_close, w);
     if (set_add(w->conns, evcon)) {
+        tune_socket(evcon);
         atomic_fetch_add(&w->api->connections, 1);
         update_accepting(w);
     }

@@ -77,6 +77,22 @@ class ListEngines(ServerTestCase, EngineChecks):
         self.assertEqual(obj["total"], self.N + 1)
         self.assertEqual([e["name"] for e in obj["items"]], self.all_names[:50])
 
+    def test_large_answer_without_delay(self):
+        # Over 16 KiB: libevent used to write it in two parts, and Nagle's algorithm held
+        # the second until the client's delayed ACK, 40 ms later, on every request.
+        conn = self.server.connect()
+        try:
+            times = []
+            for _ in range(9):
+                t0 = time.monotonic()
+                r = self.req("GET", ENGINES + "?limit=500", token=self.viewer, conn=conn)
+                times.append(time.monotonic() - t0)
+                self.assertStatus(r, 200)
+            self.assertGreater(len(r.body), 16 * 1024)
+        finally:
+            conn.close()
+        self.assertLess(sorted(times)[4], harness.scaled(0.03), times)
+
     def test_paging(self):
         seen = []
         for offset in range(0, 70, 7):
