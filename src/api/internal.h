@@ -130,8 +130,8 @@ typedef struct wf_route {
  * waits for it, up to the grace period). The copy returned owns the path parameters and
  * the query (the original is left empty; client is NULL: the connection may go). The
  * handler replies with the usual helpers on the copy, then calls wf_req_finish. If the
- * worker stops first, abandon(d) frees the handler's state and the request is answered
- * 503. NULL when out of memory (nothing is taken over then). */
+ * worker stops first, abandon(d) frees the handler's state and the request is dropped.
+ * NULL when out of memory (nothing is taken over then). */
 wf_req *wf_req_defer(wf_req *r, void (*abandon)(wf_req *d), void *ctx);
 /* After the reply: the access log line, metrics, no longer in flight; frees d. */
 void wf_req_finish(wf_req *d);

@@ -17,7 +17,7 @@
  *
  * Stopping: SIGTERM or SIGINT stops the accepting, lets requests in flight finish (and
  * tells keep-alive clients Connection: close), then ends the loops, at most 5 s later.
- * Requests still waiting for an engine then are answered 503.
+ * Requests still waiting for an engine then are dropped (their connections close).
  */
 #include "internal.h"
 
@@ -222,8 +222,10 @@ void wf_req_finish(wf_req *d)
 }
 
 /* The worker has stopped with requests still waiting for engines (past the grace
- * period): the handlers free their state, the clients get 503. The worker's curl multi
- * must be freed first: no job is running then. */
+ * period): the handlers free their state and each request is given a 503, which frees
+ * it (a request whose client has gone belongs to no connection any more) though the
+ * loop no longer runs to send it: the client sees its connection close. The worker's
+ * curl multi must be freed first: no job is running then. */
 static void abandon_deferred(wf_worker *w)
 {
     while (w->deferred) {

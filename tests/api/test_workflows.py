@@ -522,7 +522,7 @@ class ShutdownWhileWaiting(unittest.TestCase):
             self.assertEqual(rc, 0, self.server.log_text()[-2000:])
             self.assertLess(took, scaled(5.0))
             r = harness.read_response(s, timeout=2)
-            self.assertIn(r.status, (None, 503), r)  # no answer, or "stopped before ..."
+            self.assertIsNone(r.status, r)  # dropped: the connection closes
         finally:
             s.close()
         self.assertEqual(self.server.sanitizer_reports(), [])
