@@ -113,8 +113,8 @@ if not re.search(r"Requests/sec:", t) or not re.search(r"99%\s+\S+", t):
     sys.stderr.write("wrk said:\n" + t)
     sys.exit(1)
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-p50 = dur(re.search(r"50%\s+(\S+)", t).group(1))
-p99 = dur(re.search(r"99%\s+(\S+)", t).group(1))
+p50 = dur(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
+p99 = dur(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
 errs = 0
 m = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
 errs += int(m.group(1)) if m else 0
