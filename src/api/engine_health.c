@@ -295,7 +295,8 @@ static bool check_start(wf_health *h, wf_snapshot *snap, const wf_engine *e)
     c->h = h;
     c->snap = wf_snapshot_ref(snap);
     c->e = e;
-    if (wf_api_adapter_call(h->api, e, &c->call) < 0 || !(c->job = wf_job_new_test(&c->call))) {
+    if (wf_api_prepare_call(h->api->keyring, e, &c->call) < 0 ||
+        !(c->job = wf_job_new_test(&c->call))) {
         check_free(c);
         return false;
     }

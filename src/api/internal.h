@@ -194,10 +194,6 @@ void wf_handle_workflows_list(wf_req *r);
 void wf_handle_engine_workflows(wf_req *r);
 void wf_handle_run_start(wf_req *r);
 void wf_handle_run_status(wf_req *r);
-/* A call for engine e: its record's settings and its key (a database engine's token
- * decrypted with api->keyring into the call's wiped buffer; unreadable: marked so, and
- * nothing will be sent). Returns 0 or WF_ERR_NOMEM. */
-int wf_api_adapter_call(wf_api *api, const wf_engine *e, wf_adapter_call *call);
 
 /* engine_health.c: the health monitor and its table (keyed by engine name). */
 int wf_health_new(wf_health **out);

@@ -32,19 +32,19 @@
 
 #define Q_MAX 200 /* characters of the q filter */
 
-int wf_api_adapter_call(wf_api *api, const wf_engine *e, wf_adapter_call *call)
+int wf_api_prepare_call(const wf_keyring *kr, const wf_engine *e, wf_adapter_call *call)
 {
     int rc = wf_adapter_call_init(call, e);
     if (rc < 0 || e->source != WF_SOURCE_DATABASE || !e->api_key_encrypted ||
         !e->api_key_encrypted[0])
         return rc;
-    if (e->key_status == WF_KEY_UNREADABLE) {
+    if (e->key_status == WF_KEY_UNREADABLE || !kr) {
         wf_adapter_call_set_key_unreadable(call);
         return 0;
     }
     wf_buf plain;
     wf_buf_init_secret(&plain);
-    if (wf_keyring_decrypt(api->keyring, e->api_key_encrypted, &plain, NULL, NULL) == 0)
+    if (wf_keyring_decrypt(kr, e->api_key_encrypted, &plain, NULL, NULL) == 0)
         rc = wf_adapter_call_set_key(call, plain.ptr, plain.len);
     else
         wf_adapter_call_set_key_unreadable(call);
@@ -107,7 +107,7 @@ static bool cs_add(call_set *cs, wf_api *api, const wf_engine *e)
 {
     size_t i = cs->n;
     cs->engines[i] = e;
-    int rc = wf_api_adapter_call(api, e, &cs->calls[i]);
+    int rc = wf_api_prepare_call(api->keyring, e, &cs->calls[i]);
     cs->n++; /* cleared by cs_free even when the key could not be copied */
     return rc == 0;
 }

@@ -14,31 +14,12 @@
  */
 #include "cli.h"
 
+#include "api/api.h"
 #include "core/text.h"
 #include "engines/adapter.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-int wf_cli_adapter_call(wf_cli *c, const wf_engine *e, wf_adapter_call *call)
-{
-    int rc = wf_adapter_call_init(call, e);
-    if (rc < 0 || e->source != WF_SOURCE_DATABASE || !e->api_key_encrypted ||
-        !e->api_key_encrypted[0])
-        return rc;
-    if (e->key_status == WF_KEY_UNREADABLE || !c->keyring) {
-        wf_adapter_call_set_key_unreadable(call);
-        return 0;
-    }
-    wf_buf plain;
-    wf_buf_init_secret(&plain);
-    if (wf_keyring_decrypt(c->keyring, e->api_key_encrypted, &plain, NULL, NULL) == 0)
-        rc = wf_adapter_call_set_key(call, plain.ptr, plain.len);
-    else
-        wf_adapter_call_set_key_unreadable(call);
-    wf_buf_wipe(&plain);
-    return rc;
-}
 
 /* The calls and jobs of a fan-out: one per engine. */
 typedef struct fanout {
@@ -68,7 +49,7 @@ static int fanout_run(wf_cli *c, const wf_engine *const *engines, size_t n,
         return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < n; i++) {
         f->n = i + 1;
-        if (wf_cli_adapter_call(c, engines[i], &f->calls[i]) < 0 ||
+        if (wf_api_prepare_call(c->keyring, engines[i], &f->calls[i]) < 0 ||
             !(f->jobs[i] = make(&f->calls[i])))
             return wf_err_set(err, WF_ERR_NOMEM, "out of memory");
     }

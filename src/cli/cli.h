@@ -126,9 +126,5 @@ int wf_cmd_engines_import(wf_cli *c, int argc, char **argv);
 int wf_cmd_engines_test(wf_cli *c, int argc, char **argv);
 int wf_cmd_workflows(wf_cli *c, int argc, char **argv);
 int wf_cmd_run(wf_cli *c, int argc, char **argv);
-/* The adapter call for engine e (wf_adapter_call_init), with its key: a database
- * engine's token decrypted with c->keyring, or marked unreadable when no configured key
- * opens it. Clear it with wf_adapter_call_clear. Returns 0 or WF_ERR_NOMEM. */
-int wf_cli_adapter_call(wf_cli *c, const wf_engine *e, wf_adapter_call *call);
 
 #endif

@@ -9,6 +9,8 @@
  */
 #include "cli.h"
 
+#include "api/api.h"
+
 #include "core/text.h"
 #include "engines/adapter.h"
 
@@ -186,7 +188,7 @@ static int start_and_follow(wf_cli *c, const wf_engine *e, const run_opts *o)
     wf_adapter_call call;
     json_t *last = NULL;
     int code = WF_EXIT_OK;
-    if (wf_cli_adapter_call(c, e, &call) < 0) {
+    if (wf_api_prepare_call(c->keyring, e, &call) < 0) {
         fprintf(c->errout, "wfreg: run: out of memory\n");
         code = WF_EXIT_DB;
         goto done;
