@@ -30,7 +30,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define Q_MAX 200 /* characters of the q filter */
+#define Q_MAX 200     /* characters of the q filter */
+#define FANOUT_MAX 64 /* engines asked at once by one request */
 
 int wf_api_prepare_call(const wf_keyring *kr, const wf_engine *e, wf_adapter_call *call)
 {
@@ -61,6 +62,9 @@ struct call_set {
     wf_req *d; /* the request, taken over; NULL until started */
     wf_snapshot *snap;
     size_t n, left;
+    size_t next;    /* the next job to start */
+    size_t running; /* jobs started and not finished */
+    bool starting;  /* start_more is on the stack: jobs that end at once must not recurse */
     const wf_engine **engines;
     wf_adapter_call *calls;
     wf_job **jobs;
@@ -119,12 +123,36 @@ static void cs_complete(call_set *cs)
     cs_free(cs);
 }
 
+static void on_job_done(wf_job *j, void *ud);
+
+/* Starts jobs while fewer than FANOUT_MAX run: a listing over thousands of engines must
+ * not open thousands of connections from one worker at once. A job may end inside
+ * wf_job_start (no request needed): the extra count held here keeps the set alive until
+ * the loop is done, and such an ending does not start jobs from inside the loop. */
+static void start_more(call_set *cs)
+{
+    if (cs->starting)
+        return;
+    cs->starting = true;
+    cs->left++;
+    while (cs->next < cs->n && cs->running < FANOUT_MAX) {
+        cs->running++;
+        wf_job_start(cs->jobs[cs->next++], cs->d->w->engines, on_job_done, cs);
+    }
+    cs->starting = false;
+    if (--cs->left == 0)
+        cs_complete(cs);
+}
+
 static void on_job_done(wf_job *j, void *ud)
 {
     (void)j;
     call_set *cs = ud;
+    cs->running--;
     if (--cs->left == 0)
         cs_complete(cs);
+    else
+        start_more(cs);
 }
 
 /* The worker stops with the request still pending: its jobs are no longer running. */
@@ -150,11 +178,8 @@ static void cs_start(wf_req *r, call_set *cs)
         cs_free(cs);
         return;
     }
-    cs->left = cs->n + 1; /* + 1: a job that ends at once must not end the set early */
-    for (size_t i = 0; i < cs->n; i++)
-        wf_job_start(cs->jobs[i], cs->d->w->engines, on_job_done, cs);
-    if (--cs->left == 0)
-        cs_complete(cs);
+    cs->left = cs->n;
+    start_more(cs); /* completes the set itself when every job ended at once */
 }
 
 /* ---- answers ------------------------------------------------------------------------- */

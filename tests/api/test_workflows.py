@@ -409,6 +409,45 @@ class FanOut(EngineServer):
         self.assertLess(best, scaled(1.0))
 
 
+class FanOutCap(EngineServer):
+    """One listing asks at most 64 engines at once: 130 engines of 150 ms each take three
+    rounds, not one (a lower bound, safe on a slow machine); and 100 engines whose keys
+    no configured key opens, whose jobs all end at once, are each an error entry."""
+
+    ENGINES = 130
+    DELAY_MS = 150
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        fakes = [cls.fake(FakeN8n, keys=[N8N_KEY], workflows=1) for _ in range(4)]
+        for f in fakes:
+            f.switch("slow", delay_ms=cls.DELAY_MS)
+        for i in range(cls.ENGINES):
+            cls.add("cap-%03d" % i, "n8n", fakes[i % 4].url, key=N8N_KEY)
+
+    def test_at_most_64_engines_at_once(self):
+        t0 = time.monotonic()
+        status, _, obj = self.jreq("GET", "/api/v1/workflows", token=self.viewer)
+        took = time.monotonic() - t0
+        self.assertEqual(status, 200, obj)
+        self.assertEqual(len(obj["items"]), self.ENGINES, obj["errors"])
+        self.assertGreaterEqual(took, 2.5 * self.DELAY_MS / 1000.0,
+                                "130 engines answered in one round: no cap")
+
+    def test_many_jobs_that_end_at_once(self):
+        self.server.sql("UPDATE workflow_engines SET api_key_encrypted = 'gAAAAABbroken'"
+                        " WHERE name LIKE 'cap-0%'")
+        ok = harness.poll(lambda: self.jreq("GET", "/api/v1/engines/cap-000", token=self.viewer)[2]
+                  .get("key_status") == "unreadable", scaled(3))
+        self.assertTrue(ok, "the server did not notice the changed tokens")
+        status, _, obj = self.jreq("GET", "/api/v1/workflows", token=self.viewer)
+        self.assertEqual(status, 200, obj)
+        self.assertEqual(len(obj["errors"]), 100, obj["errors"][:3])
+        self.assertTrue(all("unreadable" in e["detail"] for e in obj["errors"]))
+        self.assertEqual(len(obj["items"]), self.ENGINES - 100)
+
+
 class Responsive(EngineServer):
     """Engines that hang hold up nothing but their own requests."""
 
