@@ -8,6 +8,7 @@
 #include "core/log.h"
 #include "core/text.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -65,6 +66,32 @@ static char *config_proxy(const wf_engine *e)
     return out;
 }
 
+/* Warns that engine `name` has TLS verification off, once per process and name: the
+ * health monitor and every listing make calls all the time, and one line says it. The
+ * names are kept (a few, in practice) for the life of the process. */
+static void warn_tls_off_once(const char *name)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char **warned;
+    static size_t nwarned;
+    bool seen = false;
+    pthread_mutex_lock(&lock);
+    for (size_t i = 0; i < nwarned && !seen; i++)
+        seen = !strcmp(warned[i], name);
+    if (!seen) {
+        char **grown = realloc(warned, (nwarned + 1) * sizeof *grown);
+        if (grown) {
+            warned = grown;
+            if ((warned[nwarned] = strdup(name)))
+                nwarned++;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    if (!seen)
+        wf_warn("engine '%s': TLS certificate verification is off (config.verify_tls: false)",
+                name);
+}
+
 int wf_adapter_call_init(wf_adapter_call *c, const wf_engine *e)
 {
     memset(c, 0, sizeof *c);
@@ -76,8 +103,7 @@ int wf_adapter_call_init(wf_adapter_call *c, const wf_engine *e)
     c->verify_tls = wf_engine_config_long(e, "verify_tls", 1) != 0;
     c->proxy = config_proxy(e);
     if (!c->verify_tls)
-        wf_warn("engine '%s': TLS certificate verification is off (config.verify_tls: false)",
-                e->name);
+        warn_tls_off_once(e->name ? e->name : "");
     if (e->source == WF_SOURCE_ENVIRONMENT && e->api_key_env)
         return wf_adapter_call_set_key(c, e->api_key_env, strlen(e->api_key_env));
     return 0;

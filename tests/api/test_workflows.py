@@ -110,6 +110,16 @@ class Routes(EngineServer):
         self.assertEqual(e["health"]["status"], "up", e)
         self.assertRegex(e["health"]["checked_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 
+    def test_tls_off_is_warned_once(self):
+        self.add("t-notls", "n8n", self.n8n.url, key=N8N_KEY, config={"verify_tls": False})
+        for _ in range(3):
+            status, _, obj = self.jreq("POST", "/api/v1/engines/t-notls/test", token=self.viewer)
+            self.assertEqual(status, 200, obj)
+        self.jreq("GET", "/api/v1/workflows?engine=t-notls", token=self.viewer)
+        self.assertIsNotNone(self.server.wait_log(r"t-notls.*verification is off", 3))
+        warned = [l for l in self.server.log() if "'t-notls': TLS certificate verification" in l]
+        self.assertEqual(len(warned), 1, warned)
+
     def test_test_failures_are_results(self):
         self.add("t-badkey", "n8n", self.n8n.url, key="not-the-key-0")
         self.add("t-down", "n8n", CLOSED_URL, key=N8N_KEY)
