@@ -21,6 +21,7 @@
  */
 #include "backends.h"
 #include "store.h"
+#include "sqlite_internal.h"
 
 #include "../core/text.h"
 
@@ -35,23 +36,11 @@
 #include <time.h>
 #include <unistd.h>
 
-typedef struct wf_sqlite {
-    struct wf_store base; /* first, so that a wf_store * is a wf_sqlite * */
-    sqlite3 *db;
-    int tx_depth;   /* nesting of wf_store_begin; 0: no caller transaction */
-    bool tx_doomed; /* an inner level rolled back: the outer commit must roll back */
-} wf_sqlite;
-
 #define ENGINE_COLUMNS                                                                             \
     "id, name, engine_type, api_url, api_key_encrypted, active, config, created_by, "              \
     "created_at, updated_at"
 
-static wf_sqlite *sq(wf_store *s)
-{
-    return (wf_sqlite *)s;
-}
-
-static int db_fail(wf_sqlite *q, wf_err *err, const char *what)
+int wf_sqlite_db_fail(wf_sqlite *q, wf_err *err, const char *what)
 {
     return wf_err_set(err, WF_ERR_DB, "sqlite: %s: %s", what, sqlite3_errmsg(q->db));
 }
@@ -66,15 +55,15 @@ static int run(wf_sqlite *q, const char *sql, wf_err *err)
     return rc;
 }
 
-static int prepare(wf_sqlite *q, const char *sql, sqlite3_stmt **st, wf_err *err)
+int wf_sqlite_prepare(wf_sqlite *q, const char *sql, sqlite3_stmt **st, wf_err *err)
 {
     if (sqlite3_prepare_v2(q->db, sql, -1, st, NULL) == SQLITE_OK)
         return 0;
     *st = NULL;
-    return db_fail(q, err, "prepare");
+    return wf_sqlite_db_fail(q, err, "prepare");
 }
 
-static int bind_text(sqlite3_stmt *st, int i, const char *v)
+int wf_sqlite_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
     return v ? sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(st, i);
 }
@@ -166,7 +155,7 @@ static int sq_exec(wf_store *s, const char *sql, wf_err *err)
 
 /* A copy of a text column; dflt (may be NULL) for SQL NULL. *ok turns false when out
  * of memory. */
-static char *col_dup(sqlite3_stmt *st, int i, const char *dflt, bool *ok)
+char *wf_sqlite_col_dup(sqlite3_stmt *st, int i, const char *dflt, bool *ok)
 {
     const char *v = (const char *)sqlite3_column_text(st, i);
     if (!v)
@@ -180,7 +169,7 @@ static char *col_dup(sqlite3_stmt *st, int i, const char *dflt, bool *ok)
 }
 
 /* Booleans as SQLite holds them: 0/1, or text such as "true" from a hand-made row. */
-static bool col_bool(sqlite3_stmt *st, int i)
+bool wf_sqlite_col_bool(sqlite3_stmt *st, int i)
 {
     if (sqlite3_column_type(st, i) != SQLITE_TEXT)
         return sqlite3_column_int64(st, i) != 0;
@@ -195,7 +184,7 @@ static bool col_bool(sqlite3_stmt *st, int i)
 
 /* A timestamp column as ISO 8601 UTC, or its text verbatim when it cannot be read as
  * a time; NULL for SQL NULL. */
-static char *col_timestamp(sqlite3_stmt *st, int i, bool *ok)
+char *wf_sqlite_col_timestamp(sqlite3_stmt *st, int i, bool *ok)
 {
     char iso[WF_TEXT_ISO_MAX];
     time_t t = 0;
@@ -224,7 +213,7 @@ static char *col_timestamp(sqlite3_stmt *st, int i, bool *ok)
             *ok = false;
         return c;
     }
-    return col_dup(st, i, NULL, ok);
+    return wf_sqlite_col_dup(st, i, NULL, ok);
 }
 
 /* One row of SELECT ENGINE_COLUMNS as a record; NULL when out of memory. */
@@ -235,15 +224,15 @@ static wf_engine *engine_from_row(sqlite3_stmt *st)
         return NULL;
     bool ok = true;
     e->id = sqlite3_column_int64(st, 0);
-    e->name = col_dup(st, 1, "", &ok);
-    e->engine_type = col_dup(st, 2, "", &ok);
-    e->api_url = col_dup(st, 3, "", &ok);
-    e->api_key_encrypted = col_dup(st, 4, NULL, &ok);
-    e->is_active = col_bool(st, 5);
-    e->config = col_dup(st, 6, "{}", &ok);
+    e->name = wf_sqlite_col_dup(st, 1, "", &ok);
+    e->engine_type = wf_sqlite_col_dup(st, 2, "", &ok);
+    e->api_url = wf_sqlite_col_dup(st, 3, "", &ok);
+    e->api_key_encrypted = wf_sqlite_col_dup(st, 4, NULL, &ok);
+    e->is_active = wf_sqlite_col_bool(st, 5);
+    e->config = wf_sqlite_col_dup(st, 6, "{}", &ok);
     e->created_by = sqlite3_column_int64(st, 7); /* NULL reads as 0 */
-    e->created_at = col_timestamp(st, 8, &ok);
-    e->updated_at = col_timestamp(st, 9, &ok);
+    e->created_at = wf_sqlite_col_timestamp(st, 8, &ok);
+    e->updated_at = wf_sqlite_col_timestamp(st, 9, &ok);
     e->source = WF_SOURCE_DATABASE;
     e->key_status =
         e->api_key_encrypted && e->api_key_encrypted[0] ? WF_KEY_UNCHECKED : WF_KEY_NONE;
@@ -262,7 +251,8 @@ static int sq_engine_list(wf_store *s, wf_engine ***out, size_t *n, wf_err *err)
     wf_engine **v = NULL;
     size_t len = 0, cap = 0;
     sqlite3_stmt *st = NULL;
-    int rc = prepare(q, "SELECT " ENGINE_COLUMNS " FROM workflow_engines ORDER BY name", &st, err);
+    int rc = wf_sqlite_prepare(q, "SELECT " ENGINE_COLUMNS " FROM workflow_engines ORDER BY name",
+                               &st, err);
     *out = NULL;
     *n = 0;
     if (rc)
@@ -286,7 +276,7 @@ static int sq_engine_list(wf_store *s, wf_engine ***out, size_t *n, wf_err *err)
         len++;
     }
     if (step != SQLITE_DONE)
-        rc = db_fail(q, err, "listing engines");
+        rc = wf_sqlite_db_fail(q, err, "listing engines");
 done:
     sqlite3_finalize(st);
     if (rc) {
@@ -305,19 +295,19 @@ static int sq_engine_get(wf_store *s, const char *name, wf_engine **out, wf_err 
     wf_sqlite *q = sq(s);
     sqlite3_stmt *st = NULL;
     *out = NULL;
-    int rc =
-        prepare(q, "SELECT " ENGINE_COLUMNS " FROM workflow_engines WHERE name = ?1", &st, err);
+    int rc = wf_sqlite_prepare(q, "SELECT " ENGINE_COLUMNS " FROM workflow_engines WHERE name = ?1",
+                               &st, err);
     if (rc)
         goto done;
-    if (bind_text(st, 1, name) != SQLITE_OK) {
-        rc = db_fail(q, err, "reading an engine");
+    if (wf_sqlite_bind_text(st, 1, name) != SQLITE_OK) {
+        rc = wf_sqlite_db_fail(q, err, "reading an engine");
         goto done;
     }
     int step = sqlite3_step(st);
     if (step == SQLITE_DONE)
         rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no engine named '%s'", name);
     else if (step != SQLITE_ROW)
-        rc = db_fail(q, err, "reading an engine");
+        rc = wf_sqlite_db_fail(q, err, "reading an engine");
     else if (!(*out = engine_from_row(st)))
         rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory reading an engine");
 done:
@@ -336,7 +326,7 @@ static int write_fail(wf_sqlite *q, const wf_engine *e, const char *what, wf_err
     case SQLITE_CONSTRAINT_FOREIGNKEY:
         return wf_err_set(err, WF_ERR_CONFLICT, "created_by: no user with id %lld",
                           (long long)e->created_by);
-    default: return db_fail(q, err, what);
+    default: return wf_sqlite_db_fail(q, err, what);
     }
 }
 
@@ -351,17 +341,17 @@ static int check_required(const wf_engine *e, wf_err *err)
 /* Binds name, engine_type, api_url, api_key_encrypted, active, config to ?1..?6. */
 static int bind_engine(sqlite3_stmt *st, const wf_engine *e)
 {
-    int rc = bind_text(st, 1, e->name);
+    int rc = wf_sqlite_bind_text(st, 1, e->name);
     if (rc == SQLITE_OK)
-        rc = bind_text(st, 2, e->engine_type);
+        rc = wf_sqlite_bind_text(st, 2, e->engine_type);
     if (rc == SQLITE_OK)
-        rc = bind_text(st, 3, e->api_url);
+        rc = wf_sqlite_bind_text(st, 3, e->api_url);
     if (rc == SQLITE_OK)
-        rc = bind_text(st, 4, e->api_key_encrypted);
+        rc = wf_sqlite_bind_text(st, 4, e->api_key_encrypted);
     if (rc == SQLITE_OK)
         rc = sqlite3_bind_int(st, 5, e->is_active ? 1 : 0);
     if (rc == SQLITE_OK)
-        rc = bind_text(st, 6, e->config ? e->config : "{}");
+        rc = wf_sqlite_bind_text(st, 6, e->config ? e->config : "{}");
     return rc;
 }
 
@@ -373,17 +363,18 @@ static int sq_engine_insert(wf_store *s, const wf_engine *e, int64_t *id, wf_err
     int rc = check_required(e, err);
     if (rc || (rc = own_begin(q, &own, err)))
         return rc;
-    rc = prepare(q,
-                 "INSERT INTO workflow_engines (name, engine_type, api_url, api_key_encrypted,"
-                 " active, config, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                 &st, err);
+    rc = wf_sqlite_prepare(
+        q,
+        "INSERT INTO workflow_engines (name, engine_type, api_url, api_key_encrypted,"
+        " active, config, created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &st, err);
     if (rc)
         goto done;
     int b = bind_engine(st, e);
     if (b == SQLITE_OK)
         b = e->created_by ? sqlite3_bind_int64(st, 7, e->created_by) : sqlite3_bind_null(st, 7);
     if (b != SQLITE_OK) {
-        rc = db_fail(q, err, "adding an engine");
+        rc = wf_sqlite_db_fail(q, err, "adding an engine");
         goto done;
     }
     if (sqlite3_step(st) != SQLITE_DONE) {
@@ -405,18 +396,18 @@ static int sq_engine_update(wf_store *s, int64_t id, const wf_engine *e, wf_err 
     int rc = check_required(e, err);
     if (rc || (rc = own_begin(q, &own, err)))
         return rc;
-    rc = prepare(q,
-                 "UPDATE workflow_engines SET name = ?1, engine_type = ?2, api_url = ?3,"
-                 " api_key_encrypted = ?4, active = ?5, config = ?6,"
-                 " updated_at = CURRENT_TIMESTAMP WHERE id = ?7",
-                 &st, err);
+    rc = wf_sqlite_prepare(q,
+                           "UPDATE workflow_engines SET name = ?1, engine_type = ?2, api_url = ?3,"
+                           " api_key_encrypted = ?4, active = ?5, config = ?6,"
+                           " updated_at = CURRENT_TIMESTAMP WHERE id = ?7",
+                           &st, err);
     if (rc)
         goto done;
     int b = bind_engine(st, e);
     if (b == SQLITE_OK)
         b = sqlite3_bind_int64(st, 7, id);
     if (b != SQLITE_OK) {
-        rc = db_fail(q, err, "updating an engine");
+        rc = wf_sqlite_db_fail(q, err, "updating an engine");
         goto done;
     }
     if (sqlite3_step(st) != SQLITE_DONE)
@@ -436,11 +427,11 @@ static int sq_engine_delete(wf_store *s, const char *name, wf_err *err)
     int rc = own_begin(q, &own, err);
     if (rc)
         return rc;
-    rc = prepare(q, "DELETE FROM workflow_engines WHERE name = ?1", &st, err);
+    rc = wf_sqlite_prepare(q, "DELETE FROM workflow_engines WHERE name = ?1", &st, err);
     if (rc)
         goto done;
-    if (bind_text(st, 1, name) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
-        rc = db_fail(q, err, "deleting an engine");
+    if (wf_sqlite_bind_text(st, 1, name) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+        rc = wf_sqlite_db_fail(q, err, "deleting an engine");
     else if (sqlite3_changes(q->db) == 0)
         rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no engine named '%s'", name);
 done:
@@ -452,11 +443,11 @@ done:
 static int query_int64(wf_sqlite *q, const char *sql, const char *arg, int64_t *out, wf_err *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(q, sql, &st, err);
+    int rc = wf_sqlite_prepare(q, sql, &st, err);
     if (rc)
         goto done;
-    if ((arg && bind_text(st, 1, arg) != SQLITE_OK) || sqlite3_step(st) != SQLITE_ROW) {
-        rc = db_fail(q, err, "query");
+    if ((arg && wf_sqlite_bind_text(st, 1, arg) != SQLITE_OK) || sqlite3_step(st) != SQLITE_ROW) {
+        rc = wf_sqlite_db_fail(q, err, "query");
         goto done;
     }
     *out = sqlite3_column_int64(st, 0);
@@ -481,15 +472,17 @@ static int sq_engine_swap_key(wf_store *s, int64_t id, const char *old_token, co
     if (rc)
         return rc;
     /* IS, not =: a NULL old_token matches an engine without a key */
-    rc = prepare(q,
-                 "UPDATE workflow_engines SET api_key_encrypted = ?1,"
-                 " updated_at = CURRENT_TIMESTAMP WHERE id = ?2 AND api_key_encrypted IS ?3",
-                 &st, err);
+    rc = wf_sqlite_prepare(
+        q,
+        "UPDATE workflow_engines SET api_key_encrypted = ?1,"
+        " updated_at = CURRENT_TIMESTAMP WHERE id = ?2 AND api_key_encrypted IS ?3",
+        &st, err);
     if (rc)
         goto done;
-    if (bind_text(st, 1, new_token) != SQLITE_OK || sqlite3_bind_int64(st, 2, id) != SQLITE_OK ||
-        bind_text(st, 3, old_token) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
-        rc = db_fail(q, err, "replacing an engine's key");
+    if (wf_sqlite_bind_text(st, 1, new_token) != SQLITE_OK ||
+        sqlite3_bind_int64(st, 2, id) != SQLITE_OK ||
+        wf_sqlite_bind_text(st, 3, old_token) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE) {
+        rc = wf_sqlite_db_fail(q, err, "replacing an engine's key");
         goto done;
     }
     *changed = sqlite3_changes(q->db) > 0;
@@ -519,11 +512,11 @@ static int collect_names(wf_sqlite *q, const char *sql, const char *arg, const c
     char **v = NULL;
     size_t len = 0, cap = 0;
     sqlite3_stmt *st = NULL;
-    int rc = prepare(q, sql, &st, err), step;
+    int rc = wf_sqlite_prepare(q, sql, &st, err), step;
     if (rc)
         goto done;
-    if (bind_text(st, 1, arg) != SQLITE_OK) {
-        rc = db_fail(q, err, "reading the schema");
+    if (wf_sqlite_bind_text(st, 1, arg) != SQLITE_OK) {
+        rc = wf_sqlite_db_fail(q, err, "reading the schema");
         goto done;
     }
     while ((step = sqlite3_step(st)) == SQLITE_ROW) {
@@ -542,7 +535,7 @@ static int collect_names(wf_sqlite *q, const char *sql, const char *arg, const c
         len++;
     }
     if (step != SQLITE_DONE)
-        rc = db_fail(q, err, "reading the schema");
+        rc = wf_sqlite_db_fail(q, err, "reading the schema");
     goto done;
 nomem:
     rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory reading the schema");
@@ -599,17 +592,17 @@ static int read_migration_rows(wf_sqlite *q, sqlite3_stmt *st, wf_migration_row 
             v = nv;
         }
         wf_migration_row *r = &v[len++];
-        r->version = col_dup(st, 0, "", &ok);
-        r->name = col_dup(st, 1, "", &ok);
-        r->checksum = col_dup(st, 2, "", &ok);
-        r->applied_at = col_timestamp(st, 3, &ok);
+        r->version = wf_sqlite_col_dup(st, 0, "", &ok);
+        r->name = wf_sqlite_col_dup(st, 1, "", &ok);
+        r->checksum = wf_sqlite_col_dup(st, 2, "", &ok);
+        r->applied_at = wf_sqlite_col_timestamp(st, 3, &ok);
         if (!ok)
             break;
     }
     if (!ok)
         rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory reading migrations");
     else if (step != SQLITE_DONE)
-        rc = db_fail(q, err, "reading wfreg_migrations");
+        rc = wf_sqlite_db_fail(q, err, "reading wfreg_migrations");
     if (rc) {
         wf_migration_rows_free(v, len);
         v = NULL;
@@ -630,10 +623,10 @@ static int sq_migrations_applied(wf_store *s, wf_migration_row **rows, size_t *n
     int rc = sq_table_exists(s, "wfreg_migrations", &exists, err);
     if (rc || !exists)
         return rc; /* a database that was never migrated has applied nothing */
-    rc = prepare(q,
-                 "SELECT version, name, checksum, applied_at FROM wfreg_migrations"
-                 " ORDER BY length(version), version",
-                 &st, err);
+    rc = wf_sqlite_prepare(q,
+                           "SELECT version, name, checksum, applied_at FROM wfreg_migrations"
+                           " ORDER BY length(version), version",
+                           &st, err);
     if (rc == 0)
         rc = read_migration_rows(q, st, rows, n, err);
     sqlite3_finalize(st);
@@ -645,17 +638,17 @@ static int run_bound(wf_sqlite *q, const char *sql, const char *a, const char *b
                      wf_err *err)
 {
     sqlite3_stmt *st = NULL;
-    int rc = prepare(q, sql, &st, err);
+    int rc = wf_sqlite_prepare(q, sql, &st, err);
     if (rc)
         return rc;
     int nparams = sqlite3_bind_parameter_count(st);
     const char *args[3] = {a, b, c};
     for (int i = 0; i < nparams && i < 3 && rc == 0; i++) {
-        if (bind_text(st, i + 1, args[i]) != SQLITE_OK)
-            rc = db_fail(q, err, "bind");
+        if (wf_sqlite_bind_text(st, i + 1, args[i]) != SQLITE_OK)
+            rc = wf_sqlite_db_fail(q, err, "bind");
     }
     if (rc == 0 && sqlite3_step(st) != SQLITE_DONE)
-        rc = db_fail(q, err, "writing wfreg_migrations");
+        rc = wf_sqlite_db_fail(q, err, "writing wfreg_migrations");
     sqlite3_finalize(st);
     return rc;
 }
@@ -672,425 +665,6 @@ static int sq_migration_forget(wf_store *s, const char *version, wf_err *err)
 {
     return run_bound(sq(s), "DELETE FROM wfreg_migrations WHERE version = ?1", version, NULL, NULL,
                      err);
-}
-
-/* ---- users, tokens and the audit trail ------------------------------------------------ */
-
-/* Collects every row of a stepped statement into an array of `size`-byte elements:
- * fill makes one element from the current row (false: out of memory), clear releases a
- * filled one. On failure nothing is returned and everything is released. */
-typedef bool (*row_fill_fn)(sqlite3_stmt *st, void *elem);
-typedef void (*row_clear_fn)(void *elem);
-
-static int collect_rows(wf_sqlite *q, sqlite3_stmt *st, size_t size, row_fill_fn fill,
-                        row_clear_fn clear, void **out, size_t *n, const char *what, wf_err *err)
-{
-    char *v = NULL;
-    size_t len = 0, cap = 0;
-    int step, rc = 0;
-    while ((step = sqlite3_step(st)) == SQLITE_ROW) {
-        if (len == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            char *nv = realloc(v, ncap * size);
-            if (!nv)
-                goto nomem;
-            v = nv;
-            cap = ncap;
-        }
-        memset(v + len * size, 0, size);
-        bool ok = fill(st, v + len * size);
-        len++; /* a half-filled element is cleared with the rest */
-        if (!ok)
-            goto nomem;
-    }
-    if (step != SQLITE_DONE)
-        rc = db_fail(q, err, what);
-    goto done;
-nomem:
-    rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory %s", what);
-done:
-    if (rc) {
-        for (size_t i = 0; i < len; i++)
-            clear(v + i * size);
-        free(v);
-        v = NULL;
-        len = 0;
-    }
-    *out = v;
-    *n = len;
-    return rc;
-}
-
-/* A time given as ISO 8601 (or any form wf_text_parse_time reads) in the form
- * CURRENT_TIMESTAMP writes, so that stored times compare as text and as datetime(). */
-static bool to_db_time(const char *iso, char out[32])
-{
-    time_t t;
-    struct tm tm;
-    return wf_text_parse_time(iso, &t) && gmtime_r(&t, &tm) &&
-           strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm) > 0;
-}
-
-/* What a failed write to app_users or api_tokens means for the caller. */
-static int auth_write_fail(wf_sqlite *q, const char *what, const char *unique_msg, wf_err *err)
-{
-    switch (sqlite3_extended_errcode(q->db)) {
-    case SQLITE_CONSTRAINT_UNIQUE:
-    case SQLITE_CONSTRAINT_PRIMARYKEY: return wf_err_set(err, WF_ERR_CONFLICT, "%s", unique_msg);
-    case SQLITE_CONSTRAINT_CHECK:
-    case SQLITE_CONSTRAINT_NOTNULL:
-        return wf_err_set(err, WF_ERR_INVALID, "%s: a value is not allowed (%s)", what,
-                          sqlite3_errmsg(q->db));
-    case SQLITE_CONSTRAINT_FOREIGNKEY:
-        return wf_err_set(err, WF_ERR_NOT_FOUND, "%s: no such user", what);
-    default: return db_fail(q, err, what);
-    }
-}
-
-#define USER_COLUMNS "id, username, password_hash, role, active, created_at, updated_at"
-
-static bool user_fill(sqlite3_stmt *st, void *elem)
-{
-    wf_user *u = calloc(1, sizeof *u);
-    bool ok = u != NULL;
-    *(wf_user **)elem = u;
-    if (!u)
-        return false;
-    u->id = sqlite3_column_int64(st, 0);
-    u->username = col_dup(st, 1, "", &ok);
-    u->password_hash = col_dup(st, 2, "", &ok);
-    u->role = col_dup(st, 3, "", &ok);
-    u->is_active = col_bool(st, 4);
-    u->created_at = col_timestamp(st, 5, &ok);
-    u->updated_at = col_timestamp(st, 6, &ok);
-    return ok;
-}
-
-static void user_clear(void *elem)
-{
-    wf_user_free(*(wf_user **)elem);
-}
-
-static int sq_user_insert(wf_store *s, const char *username, const char *password_hash,
-                          const char *role, int64_t *id, wf_err *err)
-{
-    wf_sqlite *q = sq(s);
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(q,
-                     "INSERT INTO app_users (username, password_hash, role, active)"
-                     " VALUES (?1, ?2, ?3, 1)",
-                     &st, err);
-    if (rc)
-        return rc;
-    if (bind_text(st, 1, username) != SQLITE_OK || bind_text(st, 2, password_hash) != SQLITE_OK ||
-        bind_text(st, 3, role) != SQLITE_OK) {
-        rc = db_fail(q, err, "adding a user");
-    } else if (sqlite3_step(st) != SQLITE_DONE) {
-        char taken[320];
-        snprintf(taken, sizeof taken, "username: a user named '%.255s' already exists",
-                 username ? username : "");
-        rc = auth_write_fail(q, "adding a user", taken, err);
-    } else if (id) {
-        *id = sqlite3_last_insert_rowid(q->db);
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int sq_user_get(wf_store *s, const char *username, wf_user **out, wf_err *err)
-{
-    wf_sqlite *q = sq(s);
-    sqlite3_stmt *st = NULL;
-    *out = NULL;
-    int rc = prepare(q, "SELECT " USER_COLUMNS " FROM app_users WHERE username = ?1", &st, err);
-    if (rc)
-        return rc;
-    int step = bind_text(st, 1, username) == SQLITE_OK ? sqlite3_step(st) : SQLITE_ERROR;
-    if (step == SQLITE_DONE) {
-        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no user named '%.255s'", username);
-    } else if (step != SQLITE_ROW) {
-        rc = db_fail(q, err, "reading a user");
-    } else if (!user_fill(st, out)) {
-        wf_user_free(*out);
-        *out = NULL;
-        rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory reading a user");
-    }
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int sq_user_list(wf_store *s, wf_user ***out, size_t *n, wf_err *err)
-{
-    wf_sqlite *q = sq(s);
-    sqlite3_stmt *st = NULL;
-    void *v = NULL;
-    *out = NULL;
-    *n = 0;
-    int rc = prepare(q, "SELECT " USER_COLUMNS " FROM app_users ORDER BY username", &st, err);
-    if (rc == 0)
-        rc = collect_rows(q, st, sizeof(wf_user *), user_fill, user_clear, &v, n, "listing users",
-                          err);
-    sqlite3_finalize(st);
-    *out = v;
-    return rc;
-}
-
-static int sq_user_update(wf_store *s, const wf_user *u, wf_err *err)
-{
-    wf_sqlite *q = sq(s);
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(q,
-                     "UPDATE app_users SET password_hash = ?1, role = ?2, active = ?3,"
-                     " updated_at = CURRENT_TIMESTAMP WHERE id = ?4",
-                     &st, err);
-    if (rc)
-        return rc;
-    if (bind_text(st, 1, u->password_hash) != SQLITE_OK || bind_text(st, 2, u->role) != SQLITE_OK ||
-        sqlite3_bind_int(st, 3, u->is_active ? 1 : 0) != SQLITE_OK ||
-        sqlite3_bind_int64(st, 4, u->id) != SQLITE_OK)
-        rc = db_fail(q, err, "updating a user");
-    else if (sqlite3_step(st) != SQLITE_DONE)
-        rc = auth_write_fail(q, "updating a user", "username: taken", err);
-    else if (sqlite3_changes(q->db) == 0)
-        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no user with id %lld", (long long)u->id);
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int sq_token_insert(wf_store *s, int64_t user_id, const char *kind, const char *label,
-                           const char *token_hash, const char *expires_at, int64_t *id, wf_err *err)
-{
-    wf_sqlite *q = sq(s);
-    sqlite3_stmt *st = NULL;
-    char expires[32];
-    if (expires_at && !to_db_time(expires_at, expires))
-        return wf_err_set(err, WF_ERR_INVALID, "expires_at: not an ISO 8601 time");
-    int rc = prepare(q,
-                     "INSERT INTO api_tokens (user_id, kind, label, token_hash, expires_at)"
-                     " VALUES (?1, ?2, ?3, ?4, ?5)",
-                     &st, err);
-    if (rc)
-        return rc;
-    if (sqlite3_bind_int64(st, 1, user_id) != SQLITE_OK || bind_text(st, 2, kind) != SQLITE_OK ||
-        bind_text(st, 3, label) != SQLITE_OK || bind_text(st, 4, token_hash) != SQLITE_OK ||
-        bind_text(st, 5, expires_at ? expires : NULL) != SQLITE_OK)
-        rc = db_fail(q, err, "adding a token");
-    else if (sqlite3_step(st) != SQLITE_DONE)
-        rc = auth_write_fail(q, "adding a token", "token: already stored", err);
-    else if (id)
-        *id = sqlite3_last_insert_rowid(q->db);
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static bool token_fill(sqlite3_stmt *st, void *elem)
-{
-    wf_token_row *t = elem;
-    bool ok = true;
-    t->id = sqlite3_column_int64(st, 0);
-    t->user_id = sqlite3_column_int64(st, 1);
-    t->kind = col_dup(st, 2, "", &ok);
-    t->label = col_dup(st, 3, NULL, &ok);
-    t->token_hash = col_dup(st, 4, "", &ok);
-    t->created_at = col_timestamp(st, 5, &ok);
-    t->expires_at = col_timestamp(st, 6, &ok);
-    t->revoked_at = col_timestamp(st, 7, &ok);
-    t->username = col_dup(st, 8, "", &ok);
-    t->role = col_dup(st, 9, "", &ok);
-    t->user_active = col_bool(st, 10);
-    return ok;
-}
-
-static void token_clear(void *elem)
-{
-    wf_token_row *t = elem;
-    free(t->kind);
-    free(t->label);
-    free(t->token_hash);
-    free(t->created_at);
-    free(t->expires_at);
-    free(t->revoked_at);
-    free(t->username);
-    free(t->role);
-}
-
-/* Drops the rows of disabled users. In C rather than SQL so that "active" means what
- * col_bool says, whatever a hand-made row holds. */
-static void drop_inactive(wf_token_row *v, size_t *n)
-{
-    size_t kept = 0;
-    for (size_t i = 0; i < *n; i++) {
-        if (v[i].user_active)
-            v[kept++] = v[i];
-        else
-            token_clear(&v[i]);
-    }
-    *n = kept;
-}
-
-static int sq_token_list(wf_store *s, bool all, wf_token_row **out, size_t *n, wf_err *err)
-{
-    wf_sqlite *q = sq(s);
-    sqlite3_stmt *st = NULL;
-    void *v = NULL;
-    *out = NULL;
-    *n = 0;
-    /* datetime() reads any stored form; a time it cannot read makes the token unusable */
-    int rc = prepare(q,
-                     "SELECT t.id, t.user_id, t.kind, t.label, t.token_hash, t.created_at,"
-                     " t.expires_at, t.revoked_at, u.username, u.role, u.active"
-                     " FROM api_tokens t JOIN app_users u ON u.id = t.user_id"
-                     " WHERE ?1 OR (t.revoked_at IS NULL AND (t.expires_at IS NULL"
-                     " OR datetime(t.expires_at) > datetime('now')))"
-                     " ORDER BY t.id",
-                     &st, err);
-    if (rc)
-        return rc;
-    if (sqlite3_bind_int(st, 1, all ? 1 : 0) != SQLITE_OK)
-        rc = db_fail(q, err, "listing tokens");
-    else
-        rc = collect_rows(q, st, sizeof(wf_token_row), token_fill, token_clear, &v, n,
-                          "listing tokens", err);
-    sqlite3_finalize(st);
-    if (rc == 0 && !all)
-        drop_inactive(v, n);
-    *out = v;
-    return rc;
-}
-
-/* Revokes the unrevoked token with that hash (when hash is given) or that id. An expired
- * token that was never revoked can still be revoked: harmless, and what an operator
- * cleaning up expects. */
-static int token_revoke_by(wf_sqlite *q, int64_t id, const char *hash, wf_err *err)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = prepare(q,
-                     hash ? "UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP"
-                            " WHERE token_hash = ?1 AND revoked_at IS NULL"
-                          : "UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP"
-                            " WHERE id = ?1 AND revoked_at IS NULL",
-                     &st, err);
-    if (rc)
-        return rc;
-    int b = hash ? bind_text(st, 1, hash) : sqlite3_bind_int64(st, 1, id);
-    if (b != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
-        rc = db_fail(q, err, "revoking a token");
-    else if (sqlite3_changes(q->db) == 0 && hash)
-        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "token: not found or already revoked");
-    else if (sqlite3_changes(q->db) == 0)
-        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no live token with id %lld", (long long)id);
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static int sq_token_revoke(wf_store *s, int64_t id, wf_err *err)
-{
-    return token_revoke_by(sq(s), id, NULL, err);
-}
-
-static int sq_token_revoke_hash(wf_store *s, const char *token_hash, wf_err *err)
-{
-    if (!token_hash)
-        return wf_err_set(err, WF_ERR_INVALID, "token: missing");
-    return token_revoke_by(sq(s), 0, token_hash, err);
-}
-
-static int bind_id_or_null(sqlite3_stmt *st, int i, int64_t id)
-{
-    return id > 0 ? sqlite3_bind_int64(st, i, id) : sqlite3_bind_null(st, i);
-}
-
-static int sq_audit_insert(wf_store *s, const wf_audit_row *a, wf_err *err)
-{
-    wf_sqlite *q = sq(s);
-    sqlite3_stmt *st = NULL;
-    if (!a->actor || !a->action || !a->engine_name)
-        return wf_err_set(err, WF_ERR_INVALID,
-                          "store: an audit row needs an actor, an action and an engine_name");
-    /* no transaction of its own: inside the caller's, or one statement on its own */
-    int rc = prepare(q,
-                     "INSERT INTO audit_log (actor_id, actor, action, engine_id, engine_name,"
-                     " fields) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                     &st, err);
-    if (rc)
-        return rc;
-    int b = bind_id_or_null(st, 1, a->actor_id);
-    if (b == SQLITE_OK)
-        b = bind_text(st, 2, a->actor);
-    if (b == SQLITE_OK)
-        b = bind_text(st, 3, a->action);
-    if (b == SQLITE_OK)
-        b = bind_id_or_null(st, 4, a->engine_id);
-    if (b == SQLITE_OK)
-        b = bind_text(st, 5, a->engine_name);
-    if (b == SQLITE_OK)
-        b = bind_text(st, 6, a->fields ? a->fields : "[]");
-    if (b != SQLITE_OK)
-        rc = db_fail(q, err, "writing the audit log");
-    else if (sqlite3_step(st) != SQLITE_DONE)
-        rc = sqlite3_extended_errcode(q->db) == SQLITE_CONSTRAINT_FOREIGNKEY
-                 ? wf_err_set(err, WF_ERR_NOT_FOUND, "audit: no user with id %lld",
-                              (long long)a->actor_id)
-                 : db_fail(q, err, "writing the audit log");
-    sqlite3_finalize(st);
-    return rc;
-}
-
-static bool audit_fill(sqlite3_stmt *st, void *elem)
-{
-    wf_audit_row *a = elem;
-    bool ok = true;
-    a->id = sqlite3_column_int64(st, 0);
-    a->created_at = col_timestamp(st, 1, &ok);
-    a->actor_id = sqlite3_column_int64(st, 2); /* NULL reads as 0 */
-    a->actor = col_dup(st, 3, "", &ok);
-    a->action = col_dup(st, 4, "", &ok);
-    a->engine_id = sqlite3_column_int64(st, 5);
-    a->engine_name = col_dup(st, 6, "", &ok);
-    a->fields = col_dup(st, 7, "[]", &ok);
-    return ok;
-}
-
-static void audit_clear(void *elem)
-{
-    wf_audit_row *a = elem;
-    free(a->created_at);
-    free(a->actor);
-    free(a->action);
-    free(a->engine_name);
-    free(a->fields);
-}
-
-static int sq_audit_list(wf_store *s, int64_t engine_id, const char *engine_name, int limit,
-                         wf_audit_row **out, size_t *n, wf_err *err)
-{
-    wf_sqlite *q = sq(s);
-    sqlite3_stmt *st = NULL;
-    void *v = NULL;
-    *out = NULL;
-    *n = 0;
-    /* the engine's id survives renames, so by id is the whole history of one engine */
-    int rc = prepare(q,
-                     engine_id > 0 ? "SELECT id, created_at, actor_id, actor, action, engine_id,"
-                                     " engine_name, fields FROM audit_log WHERE engine_id = ?1"
-                                     " ORDER BY id DESC LIMIT ?2"
-                                   : "SELECT id, created_at, actor_id, actor, action, engine_id,"
-                                     " engine_name, fields FROM audit_log WHERE engine_name = ?1"
-                                     " ORDER BY id DESC LIMIT ?2",
-                     &st, err);
-    if (rc)
-        return rc;
-    int b = engine_id > 0 ? sqlite3_bind_int64(st, 1, engine_id) : bind_text(st, 1, engine_name);
-    if (b == SQLITE_OK)
-        b = sqlite3_bind_int(st, 2, limit > 0 ? limit : -1); /* negative: no limit */
-    if (b != SQLITE_OK)
-        rc = db_fail(q, err, "reading the audit log");
-    else
-        rc = collect_rows(q, st, sizeof(wf_audit_row), audit_fill, audit_clear, &v, n,
-                          "reading the audit log", err);
-    sqlite3_finalize(st);
-    *out = v;
-    return rc;
 }
 
 static int sq_data_version(wf_store *s, int64_t *v, wf_err *err)
@@ -1132,16 +706,16 @@ static const wf_store_ops sqlite_ops = {
     .migrations_applied = sq_migrations_applied,
     .migration_record = sq_migration_record,
     .migration_forget = sq_migration_forget,
-    .user_insert = sq_user_insert,
-    .user_get = sq_user_get,
-    .user_list = sq_user_list,
-    .user_update = sq_user_update,
-    .token_insert = sq_token_insert,
-    .token_list = sq_token_list,
-    .token_revoke = sq_token_revoke,
-    .token_revoke_hash = sq_token_revoke_hash,
-    .audit_insert = sq_audit_insert,
-    .audit_list = sq_audit_list,
+    .user_insert = wf_sqlite_user_insert,
+    .user_get = wf_sqlite_user_get,
+    .user_list = wf_sqlite_user_list,
+    .user_update = wf_sqlite_user_update,
+    .token_insert = wf_sqlite_token_insert,
+    .token_list = wf_sqlite_token_list,
+    .token_revoke = wf_sqlite_token_revoke,
+    .token_revoke_hash = wf_sqlite_token_revoke_hash,
+    .audit_insert = wf_sqlite_audit_insert,
+    .audit_list = wf_sqlite_audit_list,
     .data_version = sq_data_version,
 };
 
@@ -1198,7 +772,7 @@ static int set_wal(wf_sqlite *q, wf_err *err)
         if (rc == SQLITE_OK)
             return 0;
         if ((rc & 0xff) != SQLITE_BUSY || waited >= BUSY_TIMEOUT_MS)
-            return db_fail(q, err, "switching to WAL");
+            return wf_sqlite_db_fail(q, err, "switching to WAL");
         sqlite3_sleep(10);
     }
 }
