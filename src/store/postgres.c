@@ -38,6 +38,7 @@
  */
 #include "backends.h"
 #include "store.h"
+#include "postgres_internal.h"
 
 #include "../core/buf.h"
 #include "../core/config.h"
@@ -58,31 +59,15 @@
 
 #define CONNECT_TIMEOUT_S "10"
 
-typedef struct wf_pg {
-    struct wf_store base; /* first, so that a wf_store * is a wf_pg * */
-    PGconn *conn;
-    int tx_depth;      /* nesting of wf_store_begin; 0: no caller transaction */
-    bool tx_doomed;    /* an inner level rolled back: the outer commit must roll back */
-    char *where;       /* the URL with its password masked, for messages */
-    char *password;    /* secret, to cut from libpq's messages; NULL when the URL has none */
-    bool is_ambiguous; /* libpq reads the URL's password otherwise than wfreg masks it */
-} wf_pg;
-
 #define ENGINE_COLUMNS                                                                             \
     "id, name, engine_type, api_url, api_key_encrypted, active, config, created_by, "              \
     "created_at, updated_at"
-#define USER_COLUMNS "id, username, password_hash, role, active, created_at, updated_at"
-
-static wf_pg *pg(wf_store *s)
-{
-    return (wf_pg *)s;
-}
 
 /* ---- messages ---------------------------------------------------------------------- */
 
 /* libpq's text on one line (its line breaks as "; "), with the password (if any)
  * replaced by ***. */
-static void clean_text(const wf_pg *p, const char *msg, wf_buf *out)
+void wf_pg_clean_text(const wf_pg *p, const char *msg, wf_buf *out)
 {
     size_t plen = p->password ? strlen(p->password) : 0;
     const char *gap = NULL; /* white space not yet written: " ", or "; " over a line break */
@@ -113,11 +98,11 @@ static bool conn_lost(const wf_pg *p)
 }
 
 /* A failed statement as WF_ERR_DB: "postgresql: WHAT: MESSAGE". */
-static int db_fail(wf_pg *p, const PGresult *r, const char *what, wf_err *err)
+int wf_pg_db_fail(wf_pg *p, const PGresult *r, const char *what, wf_err *err)
 {
     const char *primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
     wf_buf msg = WF_BUF_INIT;
-    clean_text(p, primary ? primary : PQerrorMessage(p->conn), &msg);
+    wf_pg_clean_text(p, primary ? primary : PQerrorMessage(p->conn), &msg);
     int rc = wf_err_set(err, WF_ERR_DB, "postgresql: %s: %s%s", what,
                         conn_lost(p) ? "connection lost: " : "",
                         msg.len ? wf_buf_cstr(&msg) : "out of memory");
@@ -125,7 +110,7 @@ static int db_fail(wf_pg *p, const PGresult *r, const char *what, wf_err *err)
     return rc;
 }
 
-static const char *sqlstate(const PGresult *r)
+const char *wf_pg_sqlstate(const PGresult *r)
 {
     const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
     return s ? s : "";
@@ -133,14 +118,14 @@ static const char *sqlstate(const PGresult *r)
 
 /* ---- running statements ------------------------------------------------------------ */
 
-static bool res_ok(const PGresult *r)
+bool wf_pg_res_ok(const PGresult *r)
 {
     ExecStatusType st = PQresultStatus(r);
     return st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
 }
 
 /* One statement with text parameters (NULL: SQL NULL). PQclear the result. */
-static PGresult *query(wf_pg *p, const char *sql, int n, const char *const *args)
+PGresult *wf_pg_query(wf_pg *p, const char *sql, int n, const char *const *args)
 {
     return PQexecParams(p->conn, sql, n, NULL, args, NULL, NULL, 0);
 }
@@ -149,7 +134,7 @@ static PGresult *query(wf_pg *p, const char *sql, int n, const char *const *args
 static bool simple(wf_pg *p, const char *sql)
 {
     PGresult *r = PQexec(p->conn, sql);
-    bool ok = res_ok(r);
+    bool ok = wf_pg_res_ok(r);
     PQclear(r);
     return ok;
 }
@@ -168,26 +153,26 @@ static void savepoint_end(wf_pg *p, bool taken, bool ok)
                      : "ROLLBACK TO SAVEPOINT wf_write; RELEASE SAVEPOINT wf_write");
 }
 
-static PGresult *write_query(wf_pg *p, const char *sql, int n, const char *const *args)
+PGresult *wf_pg_write_query(wf_pg *p, const char *sql, int n, const char *const *args)
 {
     bool taken = savepoint(p);
-    PGresult *r = query(p, sql, n, args);
-    savepoint_end(p, taken, res_ok(r));
+    PGresult *r = wf_pg_query(p, sql, n, args);
+    savepoint_end(p, taken, wf_pg_res_ok(r));
     return r;
 }
 
 /* Rows a write changed (PQcmdTuples). */
-static long changes(PGresult *r)
+long wf_pg_changes(PGresult *r)
 {
     return strtol(PQcmdTuples(r), NULL, 10);
 }
 
-static int64_t int64_at(const PGresult *r, int row, int col)
+int64_t wf_pg_int64_at(const PGresult *r, int row, int col)
 {
     return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
 }
 
-static void fmt_id(char out[24], int64_t id)
+void wf_pg_fmt_id(char out[24], int64_t id)
 {
     snprintf(out, 24, "%lld", (long long)id);
 }
@@ -196,12 +181,12 @@ static void fmt_id(char out[24], int64_t id)
 static int query_int64(wf_pg *p, const char *sql, const char *arg, int64_t *out, const char *what,
                        wf_err *err)
 {
-    PGresult *r = query(p, sql, arg ? 1 : 0, &arg);
+    PGresult *r = wf_pg_query(p, sql, arg ? 1 : 0, &arg);
     int rc = 0;
-    if (!res_ok(r) || PQntuples(r) < 1)
-        rc = db_fail(p, r, what, err);
+    if (!wf_pg_res_ok(r) || PQntuples(r) < 1)
+        rc = wf_pg_db_fail(p, r, what, err);
     else
-        *out = int64_at(r, 0, 0);
+        *out = wf_pg_int64_at(r, 0, 0);
     PQclear(r);
     return rc;
 }
@@ -222,7 +207,7 @@ static int pg_begin(wf_store *s, wf_err *err)
         return 0;
     }
     PGresult *r = PQexec(p->conn, "BEGIN; " WF_PG_LOCK_SQL);
-    int rc = res_ok(r) ? 0 : db_fail(p, r, "beginning a transaction", err);
+    int rc = wf_pg_res_ok(r) ? 0 : wf_pg_db_fail(p, r, "beginning a transaction", err);
     PQclear(r);
     if (rc) {
         rollback_raw(p);
@@ -248,12 +233,12 @@ static int pg_commit(wf_store *s, wf_err *err)
         if (doomed)
             return wf_err_set(err, WF_ERR_DB,
                               "postgresql: transaction rolled back by an inner step");
-        return db_fail(p, NULL, "the transaction failed and was rolled back", err);
+        return wf_pg_db_fail(p, NULL, "the transaction failed and was rolled back", err);
     }
     PGresult *r = PQexec(p->conn, "COMMIT");
     int rc = 0;
-    if (!res_ok(r))
-        rc = db_fail(p, r, "committing", err);
+    if (!wf_pg_res_ok(r))
+        rc = wf_pg_db_fail(p, r, "committing", err);
     else if (strcmp(PQcmdStatus(r), "COMMIT") != 0) /* an aborted transaction "commits" */
         rc = wf_err_set(err, WF_ERR_DB, "postgresql: the transaction was rolled back");
     PQclear(r);
@@ -280,8 +265,8 @@ static int pg_exec(wf_store *s, const char *sql, wf_err *err)
     wf_pg *p = pg(s);
     bool taken = savepoint(p);
     PGresult *r = PQexec(p->conn, sql);
-    bool ok = res_ok(r);
-    int rc = ok ? 0 : db_fail(p, r, "exec", err);
+    bool ok = wf_pg_res_ok(r);
+    int rc = ok ? 0 : wf_pg_db_fail(p, r, "exec", err);
     PQclear(r);
     savepoint_end(p, taken, ok);
     return rc;
@@ -291,7 +276,7 @@ static int pg_exec(wf_store *s, const char *sql, wf_err *err)
 
 /* A copy of a text column; dflt (may be NULL) for SQL NULL. *ok turns false when out of
  * memory. */
-static char *col_dup(const PGresult *r, int row, int col, const char *dflt, bool *ok)
+char *wf_pg_col_dup(const PGresult *r, int row, int col, const char *dflt, bool *ok)
 {
     const char *v = PQgetisnull(r, row, col) ? dflt : PQgetvalue(r, row, col);
     if (!v)
@@ -303,7 +288,7 @@ static char *col_dup(const PGresult *r, int row, int col, const char *dflt, bool
 }
 
 /* Booleans: t/f from a BOOLEAN column, or 1/true/yes from a hand-made one. */
-static bool col_bool(const PGresult *r, int row, int col)
+bool wf_pg_col_bool(const PGresult *r, int row, int col)
 {
     static const char *const yes[] = {"1", "t", "true", "y", "yes", "on", NULL};
     const char *v = PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
@@ -316,7 +301,7 @@ static bool col_bool(const PGresult *r, int row, int col)
 
 /* A timestamp as ISO 8601 UTC, or its text verbatim when it cannot be read as a time;
  * NULL for SQL NULL. */
-static char *col_timestamp(const PGresult *r, int row, int col, bool *ok)
+char *wf_pg_col_timestamp(const PGresult *r, int row, int col, bool *ok)
 {
     char iso[WF_TEXT_ISO_MAX];
     time_t t;
@@ -327,7 +312,7 @@ static char *col_timestamp(const PGresult *r, int row, int col, bool *ok)
             *ok = false;
         return c;
     }
-    return col_dup(r, row, col, NULL, ok);
+    return wf_pg_col_dup(r, row, col, NULL, ok);
 }
 
 /* One row of SELECT ENGINE_COLUMNS as a record; NULL when out of memory. */
@@ -337,16 +322,16 @@ static wf_engine *engine_from_row(const PGresult *r, int row)
     if (!e)
         return NULL;
     bool ok = true;
-    e->id = int64_at(r, row, 0);
-    e->name = col_dup(r, row, 1, "", &ok);
-    e->engine_type = col_dup(r, row, 2, "", &ok);
-    e->api_url = col_dup(r, row, 3, "", &ok);
-    e->api_key_encrypted = col_dup(r, row, 4, NULL, &ok);
-    e->is_active = col_bool(r, row, 5);
-    e->config = col_dup(r, row, 6, "{}", &ok);
-    e->created_by = int64_at(r, row, 7);
-    e->created_at = col_timestamp(r, row, 8, &ok);
-    e->updated_at = col_timestamp(r, row, 9, &ok);
+    e->id = wf_pg_int64_at(r, row, 0);
+    e->name = wf_pg_col_dup(r, row, 1, "", &ok);
+    e->engine_type = wf_pg_col_dup(r, row, 2, "", &ok);
+    e->api_url = wf_pg_col_dup(r, row, 3, "", &ok);
+    e->api_key_encrypted = wf_pg_col_dup(r, row, 4, NULL, &ok);
+    e->is_active = wf_pg_col_bool(r, row, 5);
+    e->config = wf_pg_col_dup(r, row, 6, "{}", &ok);
+    e->created_by = wf_pg_int64_at(r, row, 7);
+    e->created_at = wf_pg_col_timestamp(r, row, 8, &ok);
+    e->updated_at = wf_pg_col_timestamp(r, row, 9, &ok);
     e->source = WF_SOURCE_DATABASE;
     e->key_status =
         e->api_key_encrypted && e->api_key_encrypted[0] ? WF_KEY_UNCHECKED : WF_KEY_NONE;
@@ -364,13 +349,13 @@ static int pg_engine_list(wf_store *s, wf_engine ***out, size_t *n, wf_err *err)
     wf_pg *p = pg(s);
     *out = NULL;
     *n = 0;
-    PGresult *r = query(
+    PGresult *r = wf_pg_query(
         p, "SELECT " ENGINE_COLUMNS " FROM workflow_engines ORDER BY name COLLATE \"C\"", 0, NULL);
     int rc = 0, rows = PQntuples(r);
     wf_engine **v = NULL;
     int len = 0;
-    if (!res_ok(r)) {
-        rc = db_fail(p, r, "listing engines", err);
+    if (!wf_pg_res_ok(r)) {
+        rc = wf_pg_db_fail(p, r, "listing engines", err);
         goto done;
     }
     if (rows > 0 && !(v = calloc((size_t)rows, sizeof *v)))
@@ -401,10 +386,10 @@ static int pg_engine_get(wf_store *s, const char *name, wf_engine **out, wf_err 
     const char *args[] = {name};
     *out = NULL;
     PGresult *r =
-        query(p, "SELECT " ENGINE_COLUMNS " FROM workflow_engines WHERE name = $1", 1, args);
+        wf_pg_query(p, "SELECT " ENGINE_COLUMNS " FROM workflow_engines WHERE name = $1", 1, args);
     int rc = 0;
-    if (!res_ok(r))
-        rc = db_fail(p, r, "reading an engine", err);
+    if (!wf_pg_res_ok(r))
+        rc = wf_pg_db_fail(p, r, "reading an engine", err);
     else if (PQntuples(r) == 0)
         rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no engine named '%s'", name);
     else if (!(*out = engine_from_row(r, 0)))
@@ -415,7 +400,7 @@ static int pg_engine_get(wf_store *s, const char *name, wf_engine **out, wf_err 
 
 /* A value the database refused (a CHECK, NOT NULL, a too-long text, JSON that is not):
  * WF_ERR_INVALID with the database's words, which name the constraint, not the value. */
-static bool is_data_error(const char *state)
+bool wf_pg_is_data_error(const char *state)
 {
     return !strncmp(state, "22", 2) || !strcmp(state, "23502") || !strcmp(state, "23514");
 }
@@ -424,15 +409,15 @@ static bool is_data_error(const char *state)
 static int write_fail(wf_pg *p, const PGresult *r, const wf_engine *e, const char *what,
                       wf_err *err)
 {
-    const char *state = sqlstate(r);
+    const char *state = wf_pg_sqlstate(r);
     if (!strcmp(state, "23505"))
         return wf_err_set(err, WF_ERR_CONFLICT, "name: an engine named '%s' already exists",
                           e->name);
     if (!strcmp(state, "23503"))
         return wf_err_set(err, WF_ERR_CONFLICT, "created_by: no user with id %lld",
                           (long long)e->created_by);
-    int rc = db_fail(p, r, what, err);
-    if (is_data_error(state) && err)
+    int rc = wf_pg_db_fail(p, r, what, err);
+    if (wf_pg_is_data_error(state) && err)
         err->code = rc = WF_ERR_INVALID;
     return rc;
 }
@@ -452,7 +437,7 @@ static int pg_engine_insert(wf_store *s, const wf_engine *e, int64_t *id, wf_err
     int rc = check_required(e, err);
     if (rc)
         return rc;
-    fmt_id(by, e->created_by);
+    wf_pg_fmt_id(by, e->created_by);
     const char *args[] = {e->name,
                           e->engine_type,
                           e->api_url,
@@ -460,15 +445,15 @@ static int pg_engine_insert(wf_store *s, const wf_engine *e, int64_t *id, wf_err
                           e->is_active ? "true" : "false",
                           e->config ? e->config : "{}",
                           e->created_by ? by : NULL};
-    PGresult *r = write_query(p,
-                              "INSERT INTO workflow_engines (name, engine_type, api_url,"
-                              " api_key_encrypted, active, config, created_by)"
-                              " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-                              7, args);
-    if (!res_ok(r))
+    PGresult *r = wf_pg_write_query(p,
+                                    "INSERT INTO workflow_engines (name, engine_type, api_url,"
+                                    " api_key_encrypted, active, config, created_by)"
+                                    " VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+                                    7, args);
+    if (!wf_pg_res_ok(r))
         rc = write_fail(p, r, e, "adding an engine", err);
     else if (id)
-        *id = int64_at(r, 0, 0);
+        *id = wf_pg_int64_at(r, 0, 0);
     PQclear(r);
     return rc;
 }
@@ -480,7 +465,7 @@ static int pg_engine_update(wf_store *s, int64_t id, const wf_engine *e, wf_err 
     int rc = check_required(e, err);
     if (rc)
         return rc;
-    fmt_id(ids, id);
+    wf_pg_fmt_id(ids, id);
     const char *args[] = {e->name,
                           e->engine_type,
                           e->api_url,
@@ -488,14 +473,15 @@ static int pg_engine_update(wf_store *s, int64_t id, const wf_engine *e, wf_err 
                           e->is_active ? "true" : "false",
                           e->config ? e->config : "{}",
                           ids};
-    PGresult *r = write_query(p,
-                              "UPDATE workflow_engines SET name = $1, engine_type = $2,"
-                              " api_url = $3, api_key_encrypted = $4, active = $5, config = $6,"
-                              " updated_at = now() WHERE id = $7",
-                              7, args);
-    if (!res_ok(r))
+    PGresult *r =
+        wf_pg_write_query(p,
+                          "UPDATE workflow_engines SET name = $1, engine_type = $2,"
+                          " api_url = $3, api_key_encrypted = $4, active = $5, config = $6,"
+                          " updated_at = now() WHERE id = $7",
+                          7, args);
+    if (!wf_pg_res_ok(r))
         rc = write_fail(p, r, e, "updating an engine", err);
-    else if (changes(r) == 0)
+    else if (wf_pg_changes(r) == 0)
         rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no engine with id %lld", (long long)id);
     PQclear(r);
     return rc;
@@ -505,11 +491,11 @@ static int pg_engine_delete(wf_store *s, const char *name, wf_err *err)
 {
     wf_pg *p = pg(s);
     const char *args[] = {name};
-    PGresult *r = write_query(p, "DELETE FROM workflow_engines WHERE name = $1", 1, args);
+    PGresult *r = wf_pg_write_query(p, "DELETE FROM workflow_engines WHERE name = $1", 1, args);
     int rc = 0;
-    if (!res_ok(r))
-        rc = db_fail(p, r, "deleting an engine", err);
-    else if (changes(r) == 0)
+    if (!wf_pg_res_ok(r))
+        rc = wf_pg_db_fail(p, r, "deleting an engine", err);
+    else if (wf_pg_changes(r) == 0)
         rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no engine named '%s'", name);
     PQclear(r);
     return rc;
@@ -527,19 +513,19 @@ static int pg_engine_swap_key(wf_store *s, int64_t id, const char *old_token, co
     wf_pg *p = pg(s);
     char ids[24];
     *changed = false;
-    fmt_id(ids, id);
+    wf_pg_fmt_id(ids, id);
     const char *args[] = {new_token, ids, old_token};
     /* IS NOT DISTINCT FROM, not =: a NULL old_token matches an engine without a key */
-    PGresult *r = write_query(p,
-                              "UPDATE workflow_engines SET api_key_encrypted = $1,"
-                              " updated_at = now() WHERE id = $2"
-                              " AND api_key_encrypted IS NOT DISTINCT FROM $3",
-                              3, args);
+    PGresult *r = wf_pg_write_query(p,
+                                    "UPDATE workflow_engines SET api_key_encrypted = $1,"
+                                    " updated_at = now() WHERE id = $2"
+                                    " AND api_key_encrypted IS NOT DISTINCT FROM $3",
+                                    3, args);
     int rc = 0;
-    if (!res_ok(r))
-        rc = db_fail(p, r, "replacing an engine's key", err);
+    if (!wf_pg_res_ok(r))
+        rc = wf_pg_db_fail(p, r, "replacing an engine's key", err);
     else
-        *changed = changes(r) > 0;
+        *changed = wf_pg_changes(r) > 0;
     PQclear(r);
     return rc;
 }
@@ -565,11 +551,11 @@ static int pg_table_exists(wf_store *s, const char *table, bool *exists, wf_err 
 static int collect_names(wf_pg *p, const char *sql, const char *arg, char ***names, size_t *n,
                          wf_err *err)
 {
-    PGresult *r = query(p, sql, 1, &arg);
+    PGresult *r = wf_pg_query(p, sql, 1, &arg);
     char **v = NULL;
     int rc = 0, len = 0, rows = PQntuples(r);
-    if (!res_ok(r)) {
-        rc = db_fail(p, r, "reading the schema", err);
+    if (!wf_pg_res_ok(r)) {
+        rc = wf_pg_db_fail(p, r, "reading the schema", err);
         goto done;
     }
     if (rows > 0 && !(v = calloc((size_t)rows, sizeof *v)))
@@ -633,25 +619,25 @@ static int pg_migrations_applied(wf_store *s, wf_migration_row **rows, size_t *n
     int rc = pg_table_exists(s, "wfreg_migrations", &exists, err);
     if (rc || !exists)
         return rc; /* a database that was never migrated has applied nothing */
-    PGresult *r = query(p,
-                        "SELECT version, name, checksum, applied_at FROM wfreg_migrations"
-                        " ORDER BY length(version), version",
-                        0, NULL);
+    PGresult *r = wf_pg_query(p,
+                              "SELECT version, name, checksum, applied_at FROM wfreg_migrations"
+                              " ORDER BY length(version), version",
+                              0, NULL);
     int len = PQntuples(r);
     wf_migration_row *v = NULL;
     bool ok = true;
-    if (!res_ok(r)) {
-        rc = db_fail(p, r, "reading wfreg_migrations", err);
+    if (!wf_pg_res_ok(r)) {
+        rc = wf_pg_db_fail(p, r, "reading wfreg_migrations", err);
         PQclear(r);
         return rc;
     }
     if (len > 0 && !(v = calloc((size_t)len, sizeof *v)))
         ok = false;
     for (int i = 0; ok && i < len; i++) {
-        v[i].version = col_dup(r, i, 0, "", &ok);
-        v[i].name = col_dup(r, i, 1, "", &ok);
-        v[i].checksum = col_dup(r, i, 2, "", &ok);
-        v[i].applied_at = col_timestamp(r, i, 3, &ok);
+        v[i].version = wf_pg_col_dup(r, i, 0, "", &ok);
+        v[i].name = wf_pg_col_dup(r, i, 1, "", &ok);
+        v[i].checksum = wf_pg_col_dup(r, i, 2, "", &ok);
+        v[i].applied_at = wf_pg_col_timestamp(r, i, 3, &ok);
     }
     PQclear(r);
     if (!ok) {
@@ -667,8 +653,8 @@ static int pg_migrations_applied(wf_store *s, wf_migration_row **rows, size_t *n
 static int run_write(wf_pg *p, const char *sql, int nargs, const char *const *args,
                      const char *what, wf_err *err)
 {
-    PGresult *r = write_query(p, sql, nargs, args);
-    int rc = res_ok(r) ? 0 : db_fail(p, r, what, err);
+    PGresult *r = wf_pg_write_query(p, sql, nargs, args);
+    int rc = wf_pg_res_ok(r) ? 0 : wf_pg_db_fail(p, r, what, err);
     PQclear(r);
     return rc;
 }
@@ -689,359 +675,6 @@ static int pg_migration_forget(wf_store *s, const char *version, wf_err *err)
                      "writing wfreg_migrations", err);
 }
 
-/* ---- users, tokens and the audit trail ------------------------------------------------ */
-
-/* What a failed write to app_users, api_tokens or audit_log means for the caller. */
-static int auth_write_fail(wf_pg *p, const PGresult *r, const char *what, const char *unique_msg,
-                           wf_err *err)
-{
-    const char *state = sqlstate(r);
-    if (!strcmp(state, "23505"))
-        return wf_err_set(err, WF_ERR_CONFLICT, "%s", unique_msg);
-    if (!strcmp(state, "23503"))
-        return wf_err_set(err, WF_ERR_NOT_FOUND, "%s: no such user", what);
-    if (is_data_error(state)) {
-        wf_buf msg = WF_BUF_INIT;
-        clean_text(p, PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY), &msg);
-        int rc = wf_err_set(err, WF_ERR_INVALID, "%s: a value is not allowed (%s)", what,
-                            wf_buf_cstr(&msg));
-        wf_buf_free(&msg);
-        return rc;
-    }
-    return db_fail(p, r, what, err);
-}
-
-static wf_user *user_from_row(const PGresult *r, int row)
-{
-    wf_user *u = calloc(1, sizeof *u);
-    bool ok = u != NULL;
-    if (!u)
-        return NULL;
-    u->id = int64_at(r, row, 0);
-    u->username = col_dup(r, row, 1, "", &ok);
-    u->password_hash = col_dup(r, row, 2, "", &ok);
-    u->role = col_dup(r, row, 3, "", &ok);
-    u->is_active = col_bool(r, row, 4);
-    u->created_at = col_timestamp(r, row, 5, &ok);
-    u->updated_at = col_timestamp(r, row, 6, &ok);
-    if (!ok) {
-        wf_user_free(u);
-        return NULL;
-    }
-    return u;
-}
-
-static int pg_user_insert(wf_store *s, const char *username, const char *password_hash,
-                          const char *role, int64_t *id, wf_err *err)
-{
-    wf_pg *p = pg(s);
-    const char *args[] = {username, password_hash, role};
-    PGresult *r = write_query(p,
-                              "INSERT INTO app_users (username, password_hash, role, active)"
-                              " VALUES ($1, $2, $3, true) RETURNING id",
-                              3, args);
-    int rc = 0;
-    if (!res_ok(r)) {
-        char taken[320];
-        snprintf(taken, sizeof taken, "username: a user named '%.255s' already exists",
-                 username ? username : "");
-        rc = auth_write_fail(p, r, "adding a user", taken, err);
-    } else if (id) {
-        *id = int64_at(r, 0, 0);
-    }
-    PQclear(r);
-    return rc;
-}
-
-static int pg_user_get(wf_store *s, const char *username, wf_user **out, wf_err *err)
-{
-    wf_pg *p = pg(s);
-    const char *args[] = {username};
-    *out = NULL;
-    PGresult *r = query(p, "SELECT " USER_COLUMNS " FROM app_users WHERE username = $1", 1, args);
-    int rc = 0;
-    if (!res_ok(r))
-        rc = db_fail(p, r, "reading a user", err);
-    else if (PQntuples(r) == 0)
-        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no user named '%.255s'", username);
-    else if (!(*out = user_from_row(r, 0)))
-        rc = wf_err_set(err, WF_ERR_NOMEM, "postgresql: out of memory reading a user");
-    PQclear(r);
-    return rc;
-}
-
-static int pg_user_list(wf_store *s, wf_user ***out, size_t *n, wf_err *err)
-{
-    wf_pg *p = pg(s);
-    *out = NULL;
-    *n = 0;
-    PGresult *r =
-        query(p, "SELECT " USER_COLUMNS " FROM app_users ORDER BY username COLLATE \"C\"", 0, NULL);
-    int rc = 0, len = 0, rows = PQntuples(r);
-    wf_user **v = NULL;
-    if (!res_ok(r)) {
-        rc = db_fail(p, r, "listing users", err);
-        goto done;
-    }
-    if (rows > 0 && !(v = calloc((size_t)rows, sizeof *v)))
-        goto nomem;
-    for (; len < rows; len++) {
-        if (!(v[len] = user_from_row(r, len)))
-            goto nomem;
-    }
-    goto done;
-nomem:
-    rc = wf_err_set(err, WF_ERR_NOMEM, "postgresql: out of memory listing users");
-done:
-    PQclear(r);
-    if (rc) {
-        for (int i = 0; i < len; i++)
-            wf_user_free(v[i]);
-        free(v);
-        return rc;
-    }
-    *out = v;
-    *n = (size_t)len;
-    return 0;
-}
-
-static int pg_user_update(wf_store *s, const wf_user *u, wf_err *err)
-{
-    wf_pg *p = pg(s);
-    char ids[24];
-    fmt_id(ids, u->id);
-    const char *args[] = {u->password_hash, u->role, u->is_active ? "true" : "false", ids};
-    PGresult *r = write_query(p,
-                              "UPDATE app_users SET password_hash = $1, role = $2, active = $3,"
-                              " updated_at = now() WHERE id = $4",
-                              4, args);
-    int rc = 0;
-    if (!res_ok(r))
-        rc = auth_write_fail(p, r, "updating a user", "username: taken", err);
-    else if (changes(r) == 0)
-        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no user with id %lld", (long long)u->id);
-    PQclear(r);
-    return rc;
-}
-
-/* A time given as ISO 8601 (or any form wf_text_parse_time reads) as a UTC TIMESTAMP. */
-static bool to_db_time(const char *iso, char out[32])
-{
-    time_t t;
-    struct tm tm;
-    return wf_text_parse_time(iso, &t) && gmtime_r(&t, &tm) &&
-           strftime(out, 32, "%Y-%m-%d %H:%M:%S", &tm) > 0;
-}
-
-static int pg_token_insert(wf_store *s, int64_t user_id, const char *kind, const char *label,
-                           const char *token_hash, const char *expires_at, int64_t *id, wf_err *err)
-{
-    wf_pg *p = pg(s);
-    char expires[32], uid[24];
-    if (expires_at && !to_db_time(expires_at, expires))
-        return wf_err_set(err, WF_ERR_INVALID, "expires_at: not an ISO 8601 time");
-    fmt_id(uid, user_id);
-    const char *args[] = {uid, kind, label, token_hash, expires_at ? expires : NULL};
-    PGresult *r = write_query(p,
-                              "INSERT INTO api_tokens (user_id, kind, label, token_hash,"
-                              " expires_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-                              5, args);
-    int rc = 0;
-    if (!res_ok(r))
-        rc = auth_write_fail(p, r, "adding a token", "token: already stored", err);
-    else if (id)
-        *id = int64_at(r, 0, 0);
-    PQclear(r);
-    return rc;
-}
-
-static bool token_fill(const PGresult *r, int row, wf_token_row *t)
-{
-    bool ok = true;
-    t->id = int64_at(r, row, 0);
-    t->user_id = int64_at(r, row, 1);
-    t->kind = col_dup(r, row, 2, "", &ok);
-    t->label = col_dup(r, row, 3, NULL, &ok);
-    t->token_hash = col_dup(r, row, 4, "", &ok);
-    t->created_at = col_timestamp(r, row, 5, &ok);
-    t->expires_at = col_timestamp(r, row, 6, &ok);
-    t->revoked_at = col_timestamp(r, row, 7, &ok);
-    t->username = col_dup(r, row, 8, "", &ok);
-    t->role = col_dup(r, row, 9, "", &ok);
-    t->user_active = col_bool(r, row, 10);
-    return ok;
-}
-
-/* Releases what token_fill made and zeroes the row. */
-static void token_clear(wf_token_row *t)
-{
-    free(t->kind);
-    free(t->label);
-    free(t->token_hash);
-    free(t->created_at);
-    free(t->expires_at);
-    free(t->revoked_at);
-    free(t->username);
-    free(t->role);
-    memset(t, 0, sizeof *t);
-}
-
-static int pg_token_list(wf_store *s, bool all, wf_token_row **out, size_t *n, wf_err *err)
-{
-    wf_pg *p = pg(s);
-    const char *args[] = {all ? "true" : "false"};
-    *out = NULL;
-    *n = 0;
-    /* the UTC wall time, whatever the session's zone, to compare with TIMESTAMP columns;
-     * disabled users are dropped in C, where "active" means what col_bool says */
-    PGresult *r = query(p,
-                        "SELECT t.id, t.user_id, t.kind, t.label, t.token_hash, t.created_at,"
-                        " t.expires_at, t.revoked_at, u.username, u.role, u.active"
-                        " FROM api_tokens t JOIN app_users u ON u.id = t.user_id"
-                        " WHERE $1::boolean OR (t.revoked_at IS NULL AND (t.expires_at IS NULL"
-                        " OR t.expires_at > (now() AT TIME ZONE 'UTC')))"
-                        " ORDER BY t.id",
-                        1, args);
-    int rows = PQntuples(r);
-    size_t kept = 0;
-    wf_token_row *v = NULL;
-    bool ok = true;
-    if (!res_ok(r)) {
-        int rc = db_fail(p, r, "listing tokens", err);
-        PQclear(r);
-        return rc;
-    }
-    if (rows > 0 && !(v = calloc((size_t)rows, sizeof *v)))
-        ok = false;
-    for (int i = 0; ok && i < rows; i++) {
-        ok = token_fill(r, i, &v[kept]);
-        if (ok && !all && !v[kept].user_active)
-            token_clear(&v[kept]); /* the slot is filled again by the next row */
-        else if (ok)
-            kept++;
-    }
-    PQclear(r);
-    if (!ok) {
-        wf_token_rows_free(v, v ? kept + 1 : 0); /* the half-filled one too */
-        return wf_err_set(err, WF_ERR_NOMEM, "postgresql: out of memory listing tokens");
-    }
-    *out = v;
-    *n = kept;
-    return 0;
-}
-
-/* Revokes the unrevoked token with that hash (when hash is given) or that id. */
-static int token_revoke_by(wf_pg *p, int64_t id, const char *hash, wf_err *err)
-{
-    char ids[24];
-    fmt_id(ids, id);
-    const char *args[] = {hash ? hash : ids};
-    PGresult *r = write_query(p,
-                              hash ? "UPDATE api_tokens SET revoked_at = (now() AT TIME ZONE 'UTC')"
-                                     " WHERE token_hash = $1 AND revoked_at IS NULL"
-                                   : "UPDATE api_tokens SET revoked_at = (now() AT TIME ZONE 'UTC')"
-                                     " WHERE id = $1 AND revoked_at IS NULL",
-                              1, args);
-    int rc = 0;
-    if (!res_ok(r))
-        rc = db_fail(p, r, "revoking a token", err);
-    else if (changes(r) == 0 && hash)
-        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "token: not found or already revoked");
-    else if (changes(r) == 0)
-        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "no live token with id %lld", (long long)id);
-    PQclear(r);
-    return rc;
-}
-
-static int pg_token_revoke(wf_store *s, int64_t id, wf_err *err)
-{
-    return token_revoke_by(pg(s), id, NULL, err);
-}
-
-static int pg_token_revoke_hash(wf_store *s, const char *token_hash, wf_err *err)
-{
-    if (!token_hash)
-        return wf_err_set(err, WF_ERR_INVALID, "token: missing");
-    return token_revoke_by(pg(s), 0, token_hash, err);
-}
-
-static int pg_audit_insert(wf_store *s, const wf_audit_row *a, wf_err *err)
-{
-    wf_pg *p = pg(s);
-    char actor[24], engine[24];
-    if (!a->actor || !a->action || !a->engine_name)
-        return wf_err_set(err, WF_ERR_INVALID,
-                          "store: an audit row needs an actor, an action and an engine_name");
-    fmt_id(actor, a->actor_id);
-    fmt_id(engine, a->engine_id);
-    const char *args[] = {
-        a->actor_id > 0 ? actor : NULL,   a->actor,       a->action,
-        a->engine_id > 0 ? engine : NULL, a->engine_name, a->fields ? a->fields : "[]"};
-    /* no transaction of its own: inside the caller's, or one statement on its own */
-    PGresult *r = write_query(p,
-                              "INSERT INTO audit_log (actor_id, actor, action, engine_id,"
-                              " engine_name, fields) VALUES ($1, $2, $3, $4, $5, $6)",
-                              6, args);
-    int rc = 0;
-    if (!res_ok(r) && !strcmp(sqlstate(r), "23503"))
-        rc = wf_err_set(err, WF_ERR_NOT_FOUND, "audit: no user with id %lld",
-                        (long long)a->actor_id);
-    else if (!res_ok(r))
-        rc = db_fail(p, r, "writing the audit log", err);
-    PQclear(r);
-    return rc;
-}
-
-static int pg_audit_list(wf_store *s, int64_t engine_id, const char *engine_name, int limit,
-                         wf_audit_row **out, size_t *n, wf_err *err)
-{
-    wf_pg *p = pg(s);
-    char ids[24], lim[24];
-    *out = NULL;
-    *n = 0;
-    fmt_id(ids, engine_id);
-    fmt_id(lim, limit);
-    const char *args[] = {engine_id > 0 ? ids : engine_name, limit > 0 ? lim : NULL};
-    /* the engine's id survives renames, so by id is the whole history of one engine;
-     * LIMIT NULL is no limit */
-    PGresult *r = query(p,
-                        engine_id > 0 ? "SELECT id, created_at, actor_id, actor, action,"
-                                        " engine_id, engine_name, fields FROM audit_log"
-                                        " WHERE engine_id = $1 ORDER BY id DESC LIMIT $2"
-                                      : "SELECT id, created_at, actor_id, actor, action,"
-                                        " engine_id, engine_name, fields FROM audit_log"
-                                        " WHERE engine_name = $1 ORDER BY id DESC LIMIT $2",
-                        2, args);
-    int rows = PQntuples(r);
-    wf_audit_row *v = NULL;
-    bool ok = true;
-    if (!res_ok(r)) {
-        int rc = db_fail(p, r, "reading the audit log", err);
-        PQclear(r);
-        return rc;
-    }
-    if (rows > 0 && !(v = calloc((size_t)rows, sizeof *v)))
-        ok = false;
-    for (int i = 0; ok && i < rows; i++) {
-        v[i].id = int64_at(r, i, 0);
-        v[i].created_at = col_timestamp(r, i, 1, &ok);
-        v[i].actor_id = int64_at(r, i, 2);
-        v[i].actor = col_dup(r, i, 3, "", &ok);
-        v[i].action = col_dup(r, i, 4, "", &ok);
-        v[i].engine_id = int64_at(r, i, 5);
-        v[i].engine_name = col_dup(r, i, 6, "", &ok);
-        v[i].fields = col_dup(r, i, 7, "[]", &ok);
-    }
-    PQclear(r);
-    if (!ok) {
-        wf_audit_rows_free(v, v ? (size_t)rows : 0);
-        return wf_err_set(err, WF_ERR_NOMEM, "postgresql: out of memory reading the audit log");
-    }
-    *out = v;
-    *n = (size_t)rows;
-    return 0;
-}
-
 /* ---- changes made by others ---------------------------------------------------------- */
 
 static int pg_data_version(wf_store *s, int64_t *v, wf_err *err)
@@ -1054,7 +687,7 @@ static int pg_listen(wf_store *s, wf_err *err)
 {
     wf_pg *p = pg(s);
     PGresult *r = PQexec(p->conn, "LISTEN " WF_STORE_CHANNEL);
-    int rc = res_ok(r) ? 0 : db_fail(p, r, "listening for changes", err);
+    int rc = wf_pg_res_ok(r) ? 0 : wf_pg_db_fail(p, r, "listening for changes", err);
     PQclear(r);
     return rc;
 }
@@ -1081,7 +714,7 @@ static int pg_notifications(wf_store *s, unsigned *changed, wf_err *err)
     PGnotify *note;
     *changed = 0;
     if (!PQconsumeInput(p->conn) || conn_lost(p))
-        return db_fail(p, NULL, "reading notifications", err);
+        return wf_pg_db_fail(p, NULL, "reading notifications", err);
     while ((note = PQnotifies(p->conn))) {
         *changed |= change_of(note->extra ? note->extra : "");
         PQfreemem(note);
@@ -1093,7 +726,7 @@ static int pg_ping(wf_store *s, wf_err *err)
 {
     wf_pg *p = pg(s);
     PGresult *r = PQexec(p->conn, "SELECT 1");
-    int rc = res_ok(r) ? 0 : db_fail(p, r, "ping", err);
+    int rc = wf_pg_res_ok(r) ? 0 : wf_pg_db_fail(p, r, "ping", err);
     PQclear(r);
     return rc;
 }
@@ -1105,7 +738,7 @@ static int pg_ping(wf_store *s, wf_err *err)
 static void on_notice(void *arg, const char *message)
 {
     wf_buf msg = WF_BUF_INIT;
-    clean_text(arg, message, &msg);
+    wf_pg_clean_text(arg, message, &msg);
     wf_debug("postgresql: %s", wf_buf_cstr(&msg));
     wf_buf_free(&msg);
 }
@@ -1132,7 +765,7 @@ static int session_setup(wf_pg *p, wf_err *err)
     PQsetNoticeProcessor(p->conn, on_notice, p);
     PGresult *r = PQexec(p->conn, "SET TimeZone TO 'UTC'; SET DateStyle TO 'ISO, MDY';"
                                   " SET client_encoding TO 'UTF8'");
-    int rc = res_ok(r) ? 0 : db_fail(p, r, "setting up the session", err);
+    int rc = wf_pg_res_ok(r) ? 0 : wf_pg_db_fail(p, r, "setting up the session", err);
     PQclear(r);
     return rc;
 }
@@ -1145,7 +778,7 @@ static int connect_fail(wf_pg *p, wf_err *err)
     wf_buf msg = WF_BUF_INIT, text = WF_BUF_INIT;
     if (p->is_ambiguous)
         unquoted(PQerrorMessage(p->conn), &text);
-    clean_text(p, p->is_ambiguous ? wf_buf_cstr(&text) : PQerrorMessage(p->conn), &msg);
+    wf_pg_clean_text(p, p->is_ambiguous ? wf_buf_cstr(&text) : PQerrorMessage(p->conn), &msg);
     int rc = wf_err_set(err, WF_ERR_DB, "postgresql: cannot connect to %s: %s%s", p->where,
                         msg.len ? wf_buf_cstr(&msg) : "out of memory",
                         p->is_ambiguous ? " (are the password's special characters"
@@ -1203,16 +836,16 @@ static const wf_store_ops postgres_ops = {
     .migrations_applied = pg_migrations_applied,
     .migration_record = pg_migration_record,
     .migration_forget = pg_migration_forget,
-    .user_insert = pg_user_insert,
-    .user_get = pg_user_get,
-    .user_list = pg_user_list,
-    .user_update = pg_user_update,
-    .token_insert = pg_token_insert,
-    .token_list = pg_token_list,
-    .token_revoke = pg_token_revoke,
-    .token_revoke_hash = pg_token_revoke_hash,
-    .audit_insert = pg_audit_insert,
-    .audit_list = pg_audit_list,
+    .user_insert = wf_pg_user_insert,
+    .user_get = wf_pg_user_get,
+    .user_list = wf_pg_user_list,
+    .user_update = wf_pg_user_update,
+    .token_insert = wf_pg_token_insert,
+    .token_list = wf_pg_token_list,
+    .token_revoke = wf_pg_token_revoke,
+    .token_revoke_hash = wf_pg_token_revoke_hash,
+    .audit_insert = wf_pg_audit_insert,
+    .audit_list = wf_pg_audit_list,
     .data_version = pg_data_version,
     .ping = pg_ping,
     .reconnect = pg_reconnect,
