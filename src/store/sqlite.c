@@ -15,7 +15,7 @@
  *   a DBA by hand): NULL config reads as "{}", text that is not JSON stays as text, and
  *   a timestamp in any common format is turned into ISO 8601 UTC or else kept verbatim.
  *   Loading never fails over one odd row.
- * - Users, tokens and the audit trail (migration 0003) live here too. Times written by
+ * - Users, tokens and the audit trail (migration 0003) live in sqlite_auth.c. Times written by
  *   wfreg (expires_at, revoked_at) use CURRENT_TIMESTAMP's form "YYYY-MM-DD HH:MM:SS" in
  *   UTC, like every other timestamp in the file, and are compared with datetime().
  */
