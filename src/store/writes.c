@@ -218,6 +218,22 @@ static int missing(const wf_snapshot *snap, const char *name, wf_err *err)
     return wf_err_set(err, WF_ERR_NOT_FOUND, "no engine named '%s'", name);
 }
 
+/* Opens the transaction of an update or a delete and reads the stored engine `name`
+ * (the audit row keeps its id, which outlives the row). On failure nothing is left open. */
+static int begin_with(wf_store *s, const wf_snapshot *snap, const char *name, wf_engine **cur,
+                      wf_err *err)
+{
+    int rc = wf_store_begin(s, err);
+    if (rc < 0)
+        return rc;
+    rc = wf_store_engine_get(s, name, cur, err);
+    if (rc == WF_ERR_NOT_FOUND)
+        rc = missing(snap, name, err);
+    if (rc < 0)
+        wf_store_rollback(s);
+    return rc;
+}
+
 int wf_writes_update(wf_store *s, const wf_keyring *kr, const wf_snapshot *snap, const char *name,
                      const wf_engine_patch *p, const wf_actor *actor, wf_engine **out, wf_err *err)
 {
@@ -225,15 +241,10 @@ int wf_writes_update(wf_store *s, const wf_keyring *kr, const wf_snapshot *snap,
     field_list fields;
     bool in_tx = false;
     fields_init(&fields);
-    int rc = wf_store_begin(s, err);
+    int rc = begin_with(s, snap, name, &cur, err);
     if (rc < 0)
         goto done;
     in_tx = true;
-    rc = wf_store_engine_get(s, name, &cur, err);
-    if (rc == WF_ERR_NOT_FOUND)
-        rc = missing(snap, name, err);
-    if (rc < 0)
-        goto done;
     if ((rc = wf_engine_validate_patch(p, cur, err)) < 0)
         goto done;
     next = wf_engine_apply_patch(cur, p);
@@ -266,15 +277,11 @@ int wf_writes_delete(wf_store *s, const wf_snapshot *snap, const char *name, con
 {
     wf_engine *cur = NULL;
     bool in_tx = false;
-    int rc = wf_store_begin(s, err);
+    int rc = begin_with(s, snap, name, &cur, err);
     if (rc < 0)
         goto done;
     in_tx = true;
-    /* read first: the audit row keeps the id, which outlives the row */
-    rc = wf_store_engine_get(s, name, &cur, err);
-    if (rc == WF_ERR_NOT_FOUND)
-        rc = missing(snap, name, err);
-    if (rc < 0 || (rc = wf_store_engine_delete(s, name, err)) < 0 ||
+    if ((rc = wf_store_engine_delete(s, name, err)) < 0 ||
         (rc = audit(s, actor, "delete", cur, NULL, err)) < 0)
         goto done;
     in_tx = false;
