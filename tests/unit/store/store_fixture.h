@@ -17,6 +17,7 @@
 #ifndef WF_TEST_STORE_FIXTURE_H
 #define WF_TEST_STORE_FIXTURE_H
 
+#include "store/migrate.h"
 #include "store/store.h"
 
 #include <ftw.h>
@@ -178,6 +179,29 @@ static inline void fixture_free(fixture *f)
     if (f->dir[0])
         nftw(f->dir, fixture_rm, 8, FTW_DEPTH | FTW_PHYS);
     free(f);
+}
+
+/* cmocka setup/teardown: a fresh database at head for each test (state: the fixture). */
+static inline int fixture_setup_at_head(void **state)
+{
+    fixture *f = fixture_new();
+    if (!f)
+        return -1;
+    wf_err err;
+    wf_err_init(&err);
+    if (wf_migrate_up(f->s, NULL, NULL, &err) != 0) {
+        fprintf(stderr, "setup: %s\n", err.msg);
+        fixture_free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static inline int fixture_teardown(void **state)
+{
+    fixture_free(*state);
+    return 0;
 }
 
 /* The first column of the first row of sql, read with a separate connection, as a new

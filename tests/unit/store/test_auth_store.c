@@ -21,28 +21,6 @@
 #define HASH_C "cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
 #define HASH_D "dddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddddd"
 
-static int setup(void **state)
-{
-    fixture *f = fixture_new();
-    if (!f)
-        return -1;
-    wf_err err;
-    wf_err_init(&err);
-    if (wf_migrate_up(f->s, NULL, NULL, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        fixture_free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_free(*state);
-    return 0;
-}
-
 static void assert_iso_utc(const char *ts)
 {
     assert_non_null(ts);
@@ -382,13 +360,18 @@ static void test_data_version(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_users, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_insert_errors_and_times, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_token_list_filters, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_revoke_hash_and_cascade, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_audit_order_limit_and_renames, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_audit_joins_the_transaction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_data_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_users, fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_token_insert_errors_and_times, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_token_list_filters, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_revoke_hash_and_cascade, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_order_limit_and_renames, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_joins_the_transaction, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_data_version, fixture_setup_at_head, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,29 +19,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A fresh database at head for each test. */
-static int setup(void **state)
-{
-    fixture *f = fixture_new();
-    if (!f)
-        return -1;
-    wf_err err;
-    wf_err_init(&err);
-    if (wf_migrate_up(f->s, NULL, NULL, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
-        fixture_free(f);
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_free(*state);
-    return 0;
-}
-
 static wf_store *store_of(void **state)
 {
     return ((fixture *)*state)->s;
@@ -802,34 +779,49 @@ int main(void)
         cmocka_unit_test(test_open_creates_folder),
         cmocka_unit_test(test_open_relative_path),
         cmocka_unit_test(test_open_sqlalchemy_url),
-        cmocka_unit_test_setup_teardown(test_pragmas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pragmas, fixture_setup_at_head, fixture_teardown),
         cmocka_unit_test(test_open_memory),
         cmocka_unit_test(test_open_bad_urls),
         cmocka_unit_test(test_pg_unreachable),
         cmocka_unit_test(test_pg_malformed),
-        cmocka_unit_test_setup_teardown(test_pg_wrong_password, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_insert_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_get_not_found, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_ordered_by_name, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_and_rename, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rename_conflict, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_insert_duplicate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_delete_missing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_ids_not_reused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_created_by_foreign_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_swap_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tx_rollback, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tx_commit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tx_failed_writer_keeps_caller_tx, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tx_nested_rollback_dooms_outer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_legacy_rows_load, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_legacy_rows_load_pg, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_notifications, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_pg_reconnect, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schema_introspection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_exec_error, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_wrong_password, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_insert_get, fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_get_not_found, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_list_ordered_by_name, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_list_empty, fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_update_and_rename, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rename_conflict, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_insert_duplicate, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_update_delete_missing, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_delete, fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_ids_not_reused, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_created_by_foreign_key, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_swap_key, fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_tx_rollback, fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_tx_commit, fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_tx_failed_writer_keeps_caller_tx,
+                                        fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_tx_nested_rollback_dooms_outer, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_rows_load, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_legacy_rows_load_pg, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_notifications, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_pg_reconnect, fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_schema_introspection, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_exec_error, fixture_setup_at_head, fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,25 +17,6 @@
 #define KEY_A "kYpIWBE6Hs7nMIdQ7ktwtBEFV0PBx6iz3bmUvbp7oMI="
 #define KEY_B "cw_0x689RpI-jtRR7oE8h_eQsKImvJapLeSbXpwF4e4="
 
-static int setup(void **state)
-{
-    fixture *f = fixture_new();
-    if (!f)
-        return -1;
-    wf_err err;
-    wf_err_init(&err);
-    if (wf_migrate_up(f->s, NULL, NULL, &err) != 0)
-        return -1;
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_free(*state);
-    return 0;
-}
-
 static wf_keyring *ring(const char *keys)
 {
     wf_keyring *kr = NULL;
@@ -520,17 +501,26 @@ int main(void)
 {
     wf_log_setup(WF_LOG_OFF, WF_LOG_TEXT);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_encrypts_the_key, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_create_without_keys_is_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_create_writes_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_key_ops, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_environment_engines_are_read_only, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_registry_reports_unreadable_keys, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rotation, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_audit_rows, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_writes_leave_no_audit_row, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rollback_removes_change_and_audit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rotation_is_audited, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_encrypts_the_key, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_create_without_keys_is_refused, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_create_writes_nothing, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_update_key_ops, fixture_setup_at_head,
+                                        fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_environment_engines_are_read_only,
+                                        fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_registry_reports_unreadable_keys,
+                                        fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation, fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_rows, fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_writes_leave_no_audit_row,
+                                        fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_removes_change_and_audit,
+                                        fixture_setup_at_head, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_rotation_is_audited, fixture_setup_at_head,
+                                        fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
