@@ -123,6 +123,7 @@ typedef struct wf_route {
     wf_handler handler;
     wf_role_need need;
     const int *statuses; /* what it may answer, 0-terminated (checked against openapi) */
+    bool page;           /* the admin page's files: not part of the API's openapi.json */
 } wf_route;
 
 /* server.c: answering later. A handler that waits for something (the engines' answers)
@@ -216,6 +217,8 @@ void wf_handle_healthz(wf_req *r);
 void wf_handle_readyz(wf_req *r);
 void wf_handle_metrics(wf_req *r);
 void wf_handle_openapi(wf_req *r);
+/* web_api.c: the admin page, "/" and "/ui/{file}" */
+void wf_handle_page(wf_req *r);
 
 /* engine_cache.c: appends the JSON text of snapshot engine `index` to out, with the
  * members in `extra` (JSON text such as "\"health\":{...}", or NULL) added last: what

@@ -27,29 +27,34 @@ static const int st_workflows[] = {200, 401, 422, 0};
 static const int st_engine_workflows[] = {200, 401, 404, 502, 504, 0};
 static const int st_run_start[] = {202, 400, 401, 403, 404, 409, 413, 415, 422, 502, 504, 0};
 static const int st_run_status[] = {200, 401, 404, 502, 504, 0};
+static const int st_page[] = {200, 304, 404, 0};
 
 const wf_route wf_routes[] = {
-    {"GET", "/healthz", wf_handle_healthz, WF_NEED_NONE, st_health},
-    {"GET", "/readyz", wf_handle_readyz, WF_NEED_NONE, st_ready},
-    {"GET", "/metrics", wf_handle_metrics, WF_NEED_NONE, st_health},
-    {"GET", "/openapi.json", wf_handle_openapi, WF_NEED_NONE, st_health},
-    {"POST", "/api/v1/auth/login", wf_handle_login, WF_NEED_NONE, st_login},
-    {"POST", "/api/v1/auth/logout", wf_handle_logout, WF_NEED_VIEWER, st_logout},
-    {"GET", "/api/v1/auth/me", wf_handle_me, WF_NEED_VIEWER, st_me},
-    {"GET", "/api/v1/engines", wf_handle_engines_list, WF_NEED_VIEWER, st_list},
-    {"POST", "/api/v1/engines", wf_handle_engine_create, WF_NEED_ADMIN, st_create},
-    {"GET", "/api/v1/engines/{name}", wf_handle_engine_get, WF_NEED_VIEWER, st_get},
-    {"PATCH", "/api/v1/engines/{name}", wf_handle_engine_patch, WF_NEED_ADMIN, st_patch},
-    {"DELETE", "/api/v1/engines/{name}", wf_handle_engine_delete, WF_NEED_ADMIN, st_delete},
-    {"GET", "/api/v1/engines/{name}/history", wf_handle_engine_history, WF_NEED_VIEWER, st_get},
-    {"POST", "/api/v1/engines/{name}/test", wf_handle_engine_test, WF_NEED_VIEWER, st_test},
-    {"GET", "/api/v1/workflows", wf_handle_workflows_list, WF_NEED_VIEWER, st_workflows},
+    {"GET", "/healthz", wf_handle_healthz, WF_NEED_NONE, st_health, false},
+    {"GET", "/readyz", wf_handle_readyz, WF_NEED_NONE, st_ready, false},
+    {"GET", "/metrics", wf_handle_metrics, WF_NEED_NONE, st_health, false},
+    {"GET", "/openapi.json", wf_handle_openapi, WF_NEED_NONE, st_health, false},
+    {"POST", "/api/v1/auth/login", wf_handle_login, WF_NEED_NONE, st_login, false},
+    {"POST", "/api/v1/auth/logout", wf_handle_logout, WF_NEED_VIEWER, st_logout, false},
+    {"GET", "/api/v1/auth/me", wf_handle_me, WF_NEED_VIEWER, st_me, false},
+    {"GET", "/api/v1/engines", wf_handle_engines_list, WF_NEED_VIEWER, st_list, false},
+    {"POST", "/api/v1/engines", wf_handle_engine_create, WF_NEED_ADMIN, st_create, false},
+    {"GET", "/api/v1/engines/{name}", wf_handle_engine_get, WF_NEED_VIEWER, st_get, false},
+    {"PATCH", "/api/v1/engines/{name}", wf_handle_engine_patch, WF_NEED_ADMIN, st_patch, false},
+    {"DELETE", "/api/v1/engines/{name}", wf_handle_engine_delete, WF_NEED_ADMIN, st_delete, false},
+    {"GET", "/api/v1/engines/{name}/history", wf_handle_engine_history, WF_NEED_VIEWER, st_get,
+     false},
+    {"POST", "/api/v1/engines/{name}/test", wf_handle_engine_test, WF_NEED_VIEWER, st_test, false},
+    {"GET", "/api/v1/workflows", wf_handle_workflows_list, WF_NEED_VIEWER, st_workflows, false},
     {"GET", "/api/v1/engines/{name}/workflows", wf_handle_engine_workflows, WF_NEED_VIEWER,
-     st_engine_workflows},
+     st_engine_workflows, false},
     {"POST", "/api/v1/engines/{name}/workflows/{id}/runs", wf_handle_run_start, WF_NEED_ADMIN,
-     st_run_start},
+     st_run_start, false},
     {"GET", "/api/v1/engines/{name}/runs/{run_id}", wf_handle_run_status, WF_NEED_VIEWER,
-     st_run_status},
+     st_run_status, false},
+    /* the admin page (web_api.c): it logs in through the API like any client */
+    {"GET", "/", wf_handle_page, WF_NEED_NONE, st_page, true},
+    {"GET", "/ui/{file}", wf_handle_page, WF_NEED_NONE, st_page, true},
 };
 const size_t wf_nroutes = sizeof wf_routes / sizeof wf_routes[0];
 
