@@ -41,10 +41,11 @@ fi
 cat <<TXT
 
   wfreg is starting on http://${WFREG_LISTEN}  (database ${DATABASE_URL})
-  Log in:  curl -s -X POST http://${WFREG_LISTEN}/api/v1/auth/login \\
-             -H 'Content-Type: application/json' \\
-             -d '{"username":"admin","password":"..."}'
-  Then:    curl -s -H "Authorization: Bearer TOKEN" http://${WFREG_LISTEN}/api/v1/engines
+  Admin page: open http://${WFREG_LISTEN}/ in a browser and log in as admin.
+  The API:  curl -s -X POST http://${WFREG_LISTEN}/api/v1/auth/login \\
+              -H 'Content-Type: application/json' \\
+              -d '{"username":"admin","password":"..."}'
+  Then:     curl -s -H "Authorization: Bearer TOKEN" http://${WFREG_LISTEN}/api/v1/engines
   Stop with Ctrl-C.
 
 TXT
