@@ -23,8 +23,12 @@ export function showEngines({ main, admin }) {
   const stateSel = h('select', { id: 'filter-state' },
     h('option', { value: '' }, 'All states'), h('option', { value: 'active' }, 'Active'),
     h('option', { value: 'inactive' }, 'Inactive'));
+  // sorting: the column header, and a select for narrow screens, where the header is hidden
   const sortBtn = h('button', { type: 'button', class: 'sort', onclick: () => { state.desc = !state.desc; render(); } },
     'Name');
+  const sortSel = h('select', { id: 'sort' },
+    h('option', { value: 'asc' }, 'Name, A to Z'), h('option', { value: 'desc' }, 'Name, Z to A'));
+  sortSel.addEventListener('change', () => { state.desc = sortSel.value === 'desc'; render(); });
   const nameTh = h('th', { scope: 'col' }, sortBtn);
   typeSel.addEventListener('change', () => { state.type = typeSel.value; render(); });
   stateSel.addEventListener('change', () => { state.active = stateSel.value; render(); });
@@ -35,7 +39,8 @@ export function showEngines({ main, admin }) {
       admin ? h('button', { type: 'button', class: 'primary', onclick: add }, 'Add engine') : null),
     h('div', { class: 'filters' },
       h('label', { for: 'filter-type' }, 'Type'), typeSel,
-      h('label', { for: 'filter-state' }, 'State'), stateSel),
+      h('label', { for: 'filter-state' }, 'State'), stateSel,
+      h('label', { for: 'sort' }, 'Sort'), sortSel),
     problem,
     h('table', { class: 'grid engines' },
       h('caption', { class: 'sr-only' }, 'Registered engines'),
@@ -63,6 +68,7 @@ export function showEngines({ main, admin }) {
       .filter((e) => !state.active || e.active === (state.active === 'active'))
       .sort((a, b) => (state.desc ? -1 : 1) * a.name.localeCompare(b.name));
     nameTh.setAttribute('aria-sort', state.desc ? 'descending' : 'ascending');
+    sortSel.value = state.desc ? 'desc' : 'asc';
     sortBtn.setAttribute('aria-label', `Name, sorted ${state.desc ? 'Z to A' : 'A to Z'}; sort the other way`);
     fill(body, shown.length ? shown.map(row)
       : h('tr', {}, h('td', { colspan: 7, class: 'empty' },
