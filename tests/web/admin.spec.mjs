@@ -51,6 +51,45 @@ function loginForm(page) {
   };
 }
 
+// Waits until fn() is true, polling; fails with what after timeout ms.
+async function until(what, fn, timeout = ms(15_000)) {
+  const end = Date.now() + timeout;
+  for (let i = 0; i < 1000; i++) {
+    if (await fn()) return;
+    if (Date.now() > end) break;
+    await new Promise((r) => { setTimeout(r, 100); });
+  }
+  throw new Error(`waited ${timeout} ms for ${what}`);
+}
+
+async function expectText(loc, re, what) {
+  await until(`${what} to match ${re}`, async () => re.test((await loc.textContent()) || ''));
+}
+
+async function expectAbsent(loc, what) {
+  const n = await loc.count();
+  if (n) throw new Error(`${what}: found ${n}, expected none`);
+}
+
+const row = (page, name) => page.locator(`tr[data-engine="${name}"]`);
+const dialog = (page) => page.getByRole('dialog');
+
+async function logIn(page, user, password) {
+  const login = loginForm(page);
+  await login.username.fill(user);
+  await login.password.fill(password);
+  await login.submit.click();
+  await page.getByRole('heading', { name: 'Engines', exact: true }).waitFor();
+}
+
+// The engine count: "X/Y engines enabled", as the startup log says it.
+async function counts(page) {
+  const text = (await page.locator('#engine-count').textContent()) || '';
+  const m = /^(\d+)\/(\d+) engines enabled$/.exec(text);
+  if (!m) throw new Error(`the count says "${text}"`);
+  return [Number(m[1]), Number(m[2])];
+}
+
 const STEPS = [
   {
     name: 'open the page',
@@ -70,6 +109,241 @@ const STEPS = [
         if (!(await loc.isVisible())) throw new Error(`the login form's ${what} is not visible`);
       }
       await shot(page, 'login');
+    },
+  },
+  {
+    name: 'a wrong password is refused',
+    async run({ page, guard }) {
+      guard.expect(401, '/api/v1/auth/login');
+      const login = loginForm(page);
+      await login.username.fill(env.admin);
+      await login.password.fill('not-the-password');
+      await login.submit.click();
+      await expectText(page.getByRole('alert'), /Wrong username or password/, 'the log-in error');
+      if (guard.seen(401, '/api/v1/auth/login') !== 1) throw new Error('expected one refused log-in');
+    },
+  },
+  {
+    name: 'log in as admin',
+    async run({ page, state }) {
+      await logIn(page, env.admin, env.adminPassword);
+      await expectText(page.locator('#who'), /admin \(admin\)/, 'who is logged in');
+      await until('the engines to load', async () => (await row(page, 'n8n-default').count()) === 1);
+      state.count = await counts(page);
+    },
+  },
+  {
+    name: 'the session survives a reload',
+    async run({ page }) {
+      await page.reload({ waitUntil: 'load' });
+      await page.getByRole('heading', { name: 'Engines', exact: true }).waitFor();
+      await expectAbsent(page.getByLabel('Password', { exact: true }), 'a password field after the reload');
+    },
+  },
+  {
+    name: 'the environment engine is read-only, with the reason',
+    async run({ page }) {
+      const r = row(page, 'n8n-default');
+      await expectText(r, /environment/, 'its source');
+      await expectText(r, /read-only: set by the server's environment/, 'the reason');
+      await expectAbsent(r.getByRole('button', { name: /^(Edit|Delete|Deactivate)/ }), 'write buttons on it');
+    },
+  },
+  {
+    name: 'add an engine: the API\'s 422 message appears under the URL field',
+    async run({ page, guard, state, width }) {
+      state.name = `n8n-web-${width}`;
+      guard.expect(422, '/api/v1/engines');
+      await page.getByRole('button', { name: 'Add engine', exact: true }).click();
+      const d = dialog(page);
+      await d.getByLabel('Name', { exact: true }).fill(state.name);
+      await d.getByLabel('Type', { exact: true }).selectOption('n8n');
+      await d.getByLabel('API URL', { exact: true }).fill('ftp://example.com');
+      await d.getByLabel('API key', { exact: true }).fill(env.n8nKey);
+      await d.getByRole('button', { name: 'Add engine', exact: true }).click();
+      const err = d.locator('#f-api_url-error');
+      await expectText(err, /must be an absolute http or https URL/, 'the api_url message');
+      if ((await d.getByLabel('API URL', { exact: true }).getAttribute('aria-invalid')) !== 'true') {
+        throw new Error('the URL field is not marked invalid');
+      }
+      if (((await d.locator('#f-name-error').textContent()) || '') !== '') throw new Error('a message under a good field');
+      if (guard.seen(422, '/api/v1/engines') !== 1) throw new Error('expected one 422');
+      await shot(page, 'add-engine-422');
+    },
+  },
+  {
+    name: 'add an engine: fixed, it is in the table without a reload',
+    async run({ page, state }) {
+      const d = dialog(page);
+      await d.getByLabel('API URL', { exact: true }).fill(env.n8nUrl);
+      await d.getByRole('button', { name: 'Add engine', exact: true }).click();
+      await d.waitFor({ state: 'detached' });
+      const r = row(page, state.name);
+      await r.waitFor();
+      await expectText(r, /n8n/, 'its type');
+      await expectText(r, new RegExp(env.n8nUrl.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')), 'its URL');
+      await expectText(r, /database/, 'its source');
+      const [on, all] = await counts(page);
+      if (on !== state.count[0] + 1 || all !== state.count[1] + 1) throw new Error(`count ${on}/${all} after adding`);
+      if ((await page.content()).includes(env.n8nKey)) throw new Error('the API key is on the page');
+    },
+  },
+  {
+    name: 'see it healthy: test the connection',
+    async run({ page, state }) {
+      const r = row(page, state.name);
+      await r.getByRole('button', { name: `Test ${state.name}` }).click();
+      await expectText(r.locator('.test'), /^Test: up · \d+ ms$/, 'the test result');
+      await expectText(r.locator('.badge'), /^up$/, 'the health badge');
+      await expectText(r, /checked (just now|\d+ s ago)/, 'when it was checked');
+      await expectText(row(page, 'n8n-down').locator('.badge'), /^down/, 'the other engine, down');
+      await shot(page, 'engines');
+    },
+  },
+  {
+    name: 'filter by type and state, sort by name',
+    async run({ page, state, width }) {
+      const names = async () => page.locator('tbody tr[data-engine]').evaluateAll(
+        (rows) => rows.map((tr) => tr.dataset.engine));
+      const asc = await names();
+      if (asc.join() !== [...asc].sort().join()) throw new Error(`not sorted by name: ${asc}`);
+      const sort = page.getByLabel('Sort', { exact: true });
+      await sort.selectOption('desc');
+      const desc = await names();
+      if (desc.join() !== [...asc].reverse().join()) throw new Error(`not sorted Z to A: ${desc}`);
+      await sort.selectOption('asc');
+      if ((await names()).join() !== asc.join()) throw new Error('not sorted A to Z again');
+      if (width > 760) { // the column header sorts too, where there is one
+        await page.getByRole('button', { name: /^Name, sorted A to Z/ }).click();
+        if ((await names()).join() !== desc.join()) throw new Error('the header did not sort Z to A');
+        if ((await sort.inputValue()) !== 'desc') throw new Error('the select does not follow the header');
+        await page.getByRole('button', { name: /^Name, sorted Z to A/ }).click();
+      }
+      await page.getByLabel('Type', { exact: true }).selectOption('windmill');
+      await expectText(page.locator('tbody'), /No engine matches these filters/, 'an empty filter result');
+      await page.getByLabel('Type', { exact: true }).selectOption('n8n');
+      if (!(await names()).includes(state.name)) throw new Error('the n8n filter hides the n8n engine');
+      await page.getByLabel('Type', { exact: true }).selectOption('');
+    },
+  },
+  {
+    name: 'open its workflows, filter by text',
+    async run({ page, state }) {
+      await row(page, state.name).getByRole('link', { name: `Workflows of ${state.name}` }).click();
+      await page.getByRole('heading', { name: 'Workflows', exact: true }).waitFor();
+      const rows = page.locator(`tbody tr[data-engine="${state.name}"]`);
+      await until('three workflows', async () => (await rows.count()) === 3);
+      await page.getByLabel('Search', { exact: true }).fill('report');
+      await until('the search to leave one', async () => (await rows.count()) === 1);
+      await expectText(rows, /Send report/, 'the one found');
+      await page.getByLabel('Search', { exact: true }).fill('');
+      await until('all three again', async () => (await rows.count()) === 3);
+    },
+  },
+  {
+    name: 'run a workflow and watch it to the end',
+    async run({ page, state }) {
+      const wf = page.locator(`tbody tr[data-engine="${state.name}"]`).filter({ hasText: 'Nightly import' });
+      await wf.getByRole('button', { name: `Run Nightly import on ${state.name}` }).click();
+      await expectText(wf.locator('.run'), /(queued|running)/, 'the run starting');
+      await expectText(wf.locator('.run'), /succeeded/, 'the run ending', ms(20_000));
+      await shot(page, 'workflows');
+    },
+  },
+  {
+    name: 'every active engine at once: a down engine is an error row',
+    async run({ page, state }) {
+      await page.getByLabel('Engine', { exact: true }).selectOption('');
+      await until('the error row of n8n-down', async () =>
+        (await page.locator('tr.error-row[data-engine="n8n-down"]').count()) === 1);
+      await until('the others still listed', async () =>
+        (await page.locator(`tbody tr[data-engine="${state.name}"]:not(.error-row)`).count()) === 3
+        && (await page.locator('tbody tr[data-engine="n8n-default"]').count()) === 3);
+    },
+  },
+  {
+    name: 'edit it: the key shows only as set, config changes',
+    async run({ page, state }) {
+      await page.getByRole('link', { name: 'Engines', exact: true }).click();
+      const r = row(page, state.name);
+      await r.getByRole('button', { name: `Edit ${state.name}` }).click();
+      let d = dialog(page);
+      await expectText(d.locator('#f-key-state'), /^API key: set$/, 'the key state');
+      if ((await d.getByLabel('New API key', { exact: true }).inputValue()) !== '') throw new Error('the key is shown');
+      if ((await d.getByLabel('API URL', { exact: true }).inputValue()) !== env.n8nUrl) throw new Error('the URL is not shown');
+      await d.getByLabel('Config (JSON object)', { exact: true }).fill('{"timeout_ms": 4000}');
+      await shot(page, 'edit-engine');
+      await d.getByRole('button', { name: 'Save', exact: true }).click();
+      await d.waitFor({ state: 'detached' });
+      await r.getByRole('button', { name: `Edit ${state.name}` }).click();
+      d = dialog(page);
+      await expectText(d.getByLabel('Config (JSON object)', { exact: true }), /"timeout_ms": 4000/, 'the saved config');
+      await d.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await d.waitFor({ state: 'detached' });
+    },
+  },
+  {
+    name: 'deactivate and reactivate with one click',
+    async run({ page, state }) {
+      const r = row(page, state.name);
+      const [on, all] = await counts(page);
+      await r.getByRole('button', { name: `Deactivate ${state.name}` }).click();
+      await r.getByRole('button', { name: `Activate ${state.name}` }).waitFor();
+      await expectText(r.locator('td[data-label="Active"]'), /^no$/, 'active: no');
+      const [on2, all2] = await counts(page);
+      if (on2 !== on - 1 || all2 !== all) throw new Error(`count ${on2}/${all2} after deactivating (was ${on}/${all})`);
+      await page.getByLabel('State', { exact: true }).selectOption('active');
+      await until('the active filter to hide it', async () => (await r.count()) === 0);
+      await page.getByLabel('State', { exact: true }).selectOption('inactive');
+      await r.waitFor();
+      await page.getByLabel('State', { exact: true }).selectOption('');
+      await r.getByRole('button', { name: `Activate ${state.name}` }).click();
+      await r.getByRole('button', { name: `Deactivate ${state.name}` }).waitFor();
+      await expectText(r.locator('td[data-label="Active"]'), /^yes$/, 'active: yes');
+    },
+  },
+  {
+    name: 'delete it behind a confirmation that names it',
+    async run({ page, state }) {
+      const r = row(page, state.name);
+      await r.getByRole('button', { name: `Delete ${state.name}` }).click();
+      let d = dialog(page);
+      await expectText(d, new RegExp(`“${state.name}”`), 'the engine named in the question');
+      await shot(page, 'delete-confirm');
+      await d.getByRole('button', { name: 'Cancel', exact: true }).click();
+      await d.waitFor({ state: 'detached' });
+      if ((await r.count()) !== 1) throw new Error('Cancel deleted it');
+      await r.getByRole('button', { name: `Delete ${state.name}` }).click();
+      d = dialog(page);
+      await d.getByRole('button', { name: `Delete ${state.name}`, exact: true }).click();
+      await until('the row to go', async () => (await r.count()) === 0);
+      const [on, all] = await counts(page);
+      if (on !== state.count[0] || all !== state.count[1]) throw new Error(`count ${on}/${all} after deleting`);
+    },
+  },
+  {
+    name: 'log out',
+    async run({ page }) {
+      await page.getByRole('button', { name: 'Log out', exact: true }).click();
+      await loginForm(page).form.waitFor();
+      await expectText(page.getByRole('status'), /You have logged out/, 'the notice');
+      await page.reload({ waitUntil: 'load' });
+      await loginForm(page).form.waitFor();
+    },
+  },
+  {
+    name: 'a viewer sees everything and no write control',
+    async run({ page }) {
+      await logIn(page, env.viewer, env.viewerPassword);
+      await expectText(page.locator('#who'), /\(viewer\)/, 'who is logged in');
+      await row(page, 'n8n-default').waitFor();
+      await row(page, 'n8n-down').waitFor();
+      await expectAbsent(page.getByRole('button', { name: 'Add engine' }), 'Add engine');
+      await expectAbsent(page.getByRole('button', { name: /^(Edit|Delete|Deactivate|Activate) / }), 'write buttons');
+      await shot(page, 'engines-viewer');
+      await page.getByRole('link', { name: 'Workflows', exact: true }).click();
+      await until('the workflows', async () => (await page.locator('tbody tr[data-engine="n8n-default"]').count()) === 3);
+      await expectAbsent(page.getByRole('button', { name: /^Run / }), 'Run buttons');
     },
   },
 ];

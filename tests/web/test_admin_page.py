@@ -10,7 +10,8 @@ error, failed request or request leaving wfreg's origin (tests/web/guard.mjs). T
 output is printed; a non-zero exit fails the test. Last, the server is stopped and must
 exit 0.
 
-Screenshots go to WFREG_ARTIFACTS (ctest sets build/artifacts/web; default ./artifacts).
+Screenshots go to WFREG_ARTIFACTS (ctest sets build/artifacts/web; default ./artifacts),
+whose PNG files are removed first.
 What it needs (node 20 or newer, /usr/bin/chromium, tests/web/node_modules from
 package-lock.json) comes from scripts/install-deps.sh; without it the test fails saying
 so, it is never skipped. Every wait is bounded: the spec at 240 s, the rest as in the
@@ -90,9 +91,18 @@ class AdminPage(unittest.TestCase):
         self.fake = FakeN8n(keys=[N8N_KEY], fixture={"workflows": N8N_WORKFLOWS},
                             step_ms=300).start()
         self.addCleanup(self.fake.stop)
-        self.server = Server(env={"SECRET_KEY": SECRET_KEY, "WFREG_HEALTH_INTERVAL": "1"})
+        # The fake n8n is also the server's environment engine n8n-default (read-only on
+        # the page), and n8n-down is registered where nothing listens (an error row on
+        # the workflows page, "down" in the table).
+        self.server = Server(env={"SECRET_KEY": SECRET_KEY, "WFREG_HEALTH_INTERVAL": "1",
+                                  "N8N_API_URL": self.fake.base_url, "N8N_API_KEY": N8N_KEY})
         self.addCleanup(self.server.close)
         self.server.start()
+        token = self.server.login(harness.ADMIN, harness.ADMIN_PASSWORD)
+        status, _, obj = self.server.json("POST", "/api/v1/engines", {
+            "name": "n8n-down", "engine_type": "n8n", "api_url": "http://127.0.0.1:1",
+            "api_key": "unused-key"}, token=token)
+        self.assertEqual(status, 201, obj)
 
     def run_spec(self):
         """Runs the spec: (exit code, or None when it had to be stopped; its output; the
@@ -108,6 +118,12 @@ class AdminPage(unittest.TestCase):
             "WFREG_VIEWER_PASSWORD": harness.VIEWER_PASSWORD,
             "WFREG_ARTIFACTS": os.path.abspath(env.get("WFREG_ARTIFACTS") or "artifacts"),
         })
+        # this run's screenshots only: an old failed-*.png would mislead whoever looks
+        shots = env["WFREG_ARTIFACTS"]
+        if os.path.isdir(shots):
+            for name in os.listdir(shots):
+                if name.endswith(".png"):
+                    os.remove(os.path.join(shots, name))
         proc = subprocess.Popen(["node", SPEC], cwd=HERE, env=env, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
