@@ -83,6 +83,15 @@ async function logIn(page, user, password) {
 }
 
 // The engine count: "X/Y engines enabled", as the startup log says it.
+// Every visible form control has a label a screen reader would read.
+async function checkLabels(page, where) {
+  const unlabelled = await page.locator('input, select, textarea').evaluateAll((els) => els
+    .filter((el) => el.offsetParent !== null || el.closest('dialog[open]'))
+    .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label'))
+    .map((el) => el.id || el.name || el.outerHTML.slice(0, 60)));
+  if (unlabelled.length) throw new Error(`${where}: controls without a label: ${unlabelled.join(', ')}`);
+}
+
 async function counts(page) {
   const text = (await page.locator('#engine-count').textContent()) || '';
   const m = /^(\d+)\/(\d+) engines enabled$/.exec(text);
@@ -124,12 +133,19 @@ const STEPS = [
     },
   },
   {
-    name: 'log in as admin',
+    name: 'log in as admin, by keyboard',
     async run({ page, state }) {
-      await logIn(page, env.admin, env.adminPassword);
+      await checkLabels(page, 'the log-in form');
+      const login = loginForm(page);
+      await login.username.fill(env.admin);
+      await login.username.press('Tab');
+      await page.keyboard.type(env.adminPassword);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Engines', exact: true }).waitFor();
       await expectText(page.locator('#who'), /admin \(admin\)/, 'who is logged in');
       await until('the engines to load', async () => (await row(page, 'n8n-default').count()) === 1);
       state.count = await counts(page);
+      await checkLabels(page, 'the engines page');
     },
   },
   {
@@ -154,7 +170,16 @@ const STEPS = [
     async run({ page, guard, state, width }) {
       state.name = `n8n-web-${width}`;
       guard.expect(422, '/api/v1/engines');
-      await page.getByRole('button', { name: 'Add engine', exact: true }).click();
+      // by keyboard: the button opens the form, Escape closes it, focus comes back
+      const add = page.getByRole('button', { name: 'Add engine', exact: true });
+      await add.focus();
+      await page.keyboard.press('Enter');
+      await dialog(page).waitFor();
+      await checkLabels(page, 'the add form');
+      await page.keyboard.press('Escape');
+      await dialog(page).waitFor({ state: 'detached' });
+      if (!(await add.evaluate((el) => el === document.activeElement))) throw new Error('focus did not return to Add engine');
+      await add.click();
       const d = dialog(page);
       await d.getByLabel('Name', { exact: true }).fill(state.name);
       await d.getByLabel('Type', { exact: true }).selectOption('n8n');
@@ -322,6 +347,29 @@ const STEPS = [
     },
   },
   {
+    name: 'a session ended elsewhere returns to the log-in form',
+    async run({ page, guard }) {
+      // The same token logged out by another client (another tab, the API): the page's
+      // next request gets 401 and the page says the session has ended.
+      const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('wfreg.session')).token);
+      const res = await fetch(`${env.url}/api/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+      if (res.status !== 204) throw new Error(`logout from outside: ${res.status}`);
+      guard.expect(401, /^\/api\/v1\//);
+      await page.getByRole('link', { name: 'Workflows', exact: true }).click();
+      await loginForm(page).form.waitFor();
+      await expectText(page.getByRole('status'), /session has ended/, 'the notice');
+      if (await page.evaluate(() => sessionStorage.getItem('wfreg.session'))) throw new Error('the dead token is still stored');
+      // logging in again goes on where the user was going
+      const login = loginForm(page);
+      await login.username.fill(env.admin);
+      await login.password.fill(env.adminPassword);
+      await login.submit.click();
+      await page.getByRole('heading', { name: 'Workflows', exact: true }).waitFor();
+      await page.getByRole('link', { name: 'Engines', exact: true }).click();
+      await page.getByRole('heading', { name: 'Engines', exact: true }).waitFor();
+    },
+  },
+  {
     name: 'log out',
     async run({ page }) {
       await page.getByRole('button', { name: 'Log out', exact: true }).click();
@@ -343,6 +391,7 @@ const STEPS = [
       await shot(page, 'engines-viewer');
       await page.getByRole('link', { name: 'Workflows', exact: true }).click();
       await until('the workflows', async () => (await page.locator('tbody tr[data-engine="n8n-default"]').count()) === 3);
+      await checkLabels(page, 'the workflows page');
       await expectAbsent(page.getByRole('button', { name: /^Run / }), 'Run buttons');
     },
   },
