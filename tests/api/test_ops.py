@@ -38,7 +38,7 @@ class Health(ServerTestCase):
         self.assertEqual(status, 200, obj)
 
     def test_unknown_path_404(self):
-        for path in ("/", "/nope", "/api/v1", "/api/v1/", "/api/v1/engines/a/b/c",
+        for path in ("/ui", "/nope", "/api/v1", "/api/v1/", "/api/v1/engines/a/b/c",
                      "/api/v2/engines", "/healthz/x", "/api/v1/engines/", "/API/V1/ENGINES", "/api/v1/engines/x/history/1"):
             status, _, obj = self.jreq("GET", path, token=self.admin)
             self.assertEqual(status, 404, "%s: %r" % (path, obj))
