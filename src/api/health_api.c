@@ -46,8 +46,7 @@ static void reply_text(wf_req *r, const char *type, const void *data, size_t len
         evhttp_add_header(h, "Connection", "close");
     if (out)
         evbuffer_add(out, data, len);
-    r->status = 200;
-    evhttp_send_reply(r->req, 200, "OK", out);
+    wf_send(r, 200, out);
     if (out)
         evbuffer_free(out);
 }

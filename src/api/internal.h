@@ -147,6 +147,9 @@ const wf_route *wf_route_match(const char *method, const char *path, char *param
 /* The route table's index of r (for metrics). */
 size_t wf_route_index(const wf_route *r);
 
+/* json_io.c: sends an answer with body (may be NULL) and sets r->status; to HEAD, the
+ * headers and the body's length only. Every reply goes through here. */
+void wf_send(wf_req *r, int status, struct evbuffer *body);
 /* json_io.c: replies. Each sets r->status and sends the response. */
 void wf_reply_json(wf_req *r, int status, json_t *body); /* steals body */
 void wf_reply_detail(wf_req *r, int status, const char *fmt, ...)

@@ -39,6 +39,7 @@ static const char *reason(int status)
     case 201: return "Created";
     case 202: return "Accepted";
     case 204: return "No Content";
+    case 304: return "Not Modified";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -56,6 +57,22 @@ static const char *reason(int status)
     }
 }
 
+void wf_send(wf_req *r, int status, struct evbuffer *body)
+{
+    r->status = status;
+    if (evhttp_request_get_command(r->req) == EVHTTP_REQ_HEAD) {
+        /* libevent 2.1 sends a body given to a HEAD answer, without a length, and the
+         * next answer on the connection would be read as part of it: the length GET
+         * would have, and no body */
+        char len[24];
+        snprintf(len, sizeof len, "%zu", body ? evbuffer_get_length(body) : 0);
+        evhttp_add_header(evhttp_request_get_output_headers(r->req), "Content-Length", len);
+        evhttp_send_reply(r->req, status, reason(status), NULL);
+        return;
+    }
+    evhttp_send_reply(r->req, status, reason(status), body);
+}
+
 void wf_reply_json(wf_req *r, int status, json_t *body)
 {
     struct evbuffer *out = evbuffer_new();
@@ -69,8 +86,7 @@ void wf_reply_json(wf_req *r, int status, json_t *body)
     if (out && text)
         evbuffer_add(out, text, strlen(text));
     common_headers(r, "application/json");
-    r->status = status;
-    evhttp_send_reply(r->req, status, reason(status), out);
+    wf_send(r, status, out);
     if (out)
         evbuffer_free(out);
     free(text);
@@ -82,8 +98,7 @@ void wf_reply_json_text(wf_req *r, int status, const char *text, size_t len)
     if (out)
         evbuffer_add(out, text, len);
     common_headers(r, "application/json");
-    r->status = status;
-    evhttp_send_reply(r->req, status, reason(status), out);
+    wf_send(r, status, out);
     if (out)
         evbuffer_free(out);
 }
@@ -199,8 +214,7 @@ void wf_reply_error(wf_req *r, int rc, const wf_err *err)
 void wf_reply_empty(wf_req *r, int status)
 {
     common_headers(r, NULL);
-    r->status = status;
-    evhttp_send_reply(r->req, status, reason(status), NULL);
+    wf_send(r, status, NULL);
 }
 
 /* True for "application/json" with optional parameters ("; charset=utf-8"). */

@@ -55,6 +55,9 @@ const wf_route wf_routes[] = {
     /* the admin page (web_api.c): it logs in through the API like any client */
     {"GET", "/", wf_handle_page, WF_NEED_NONE, st_page, true},
     {"GET", "/ui/{file}", wf_handle_page, WF_NEED_NONE, st_page, true},
+    /* HEAD as GET (RFC 9110); libevent sends the headers of the answer without its body */
+    {"HEAD", "/", wf_handle_page, WF_NEED_NONE, st_page, true},
+    {"HEAD", "/ui/{file}", wf_handle_page, WF_NEED_NONE, st_page, true},
 };
 const size_t wf_nroutes = sizeof wf_routes / sizeof wf_routes[0];
 

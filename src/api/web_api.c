@@ -27,16 +27,14 @@ void wf_handle_page(wf_req *r)
         evhttp_add_header(h, "Connection", "close");
     const char *inm = evhttp_find_header(evhttp_request_get_input_headers(r->req), "If-None-Match");
     if (wf_web_etag_matches(f, inm)) {
-        r->status = 304;
-        evhttp_send_reply(r->req, 304, "Not Modified", NULL);
+        wf_send(r, 304, NULL);
         return;
     }
     evhttp_add_header(h, "Content-Type", f->content_type);
     struct evbuffer *out = evbuffer_new();
     if (out)
         evbuffer_add_reference(out, f->data, f->len, NULL, NULL);
-    r->status = 200;
-    evhttp_send_reply(r->req, 200, "OK", out);
+    wf_send(r, 200, out);
     if (out)
         evbuffer_free(out);
 }
