@@ -83,6 +83,16 @@ async function logIn(page, user, password) {
 }
 
 // The engine count: "X/Y engines enabled", as the startup log says it.
+// The keyboard focus is on the control of that accessible name (compared by name: the
+// table is redrawn, and the element a locator found a moment ago may be gone).
+async function expectFocus(page, label, when) {
+  const on = await page.evaluate(() => {
+    const el = document.activeElement;
+    return el ? el.getAttribute('aria-label') || el.textContent : null;
+  });
+  if (on !== label) throw new Error(`focus ${when} is on "${on}", not "${label}"`);
+}
+
 // Every visible form control has a label a screen reader would read.
 async function checkLabels(page, where) {
   const unlabelled = await page.locator('input, select, textarea').evaluateAll((els) => els
@@ -157,6 +167,29 @@ const STEPS = [
     },
   },
   {
+    name: 'a reload while the server cannot answer keeps the session',
+    async run({ page, guard }) {
+      guard.expect(503, '/api/v1/auth/me');
+      let once = true;
+      const me = (url) => url.pathname === '/api/v1/auth/me';
+      await page.route(me, async (route) => {
+        if (!once) return route.continue();
+        once = false;
+        return route.fulfill({ status: 503, contentType: 'application/json',
+          body: '{"detail":"database unavailable"}' });
+      });
+      try {
+        await page.reload({ waitUntil: 'load' });
+        await expectText(page.getByRole('alert'), /cannot be asked right now: database unavailable/, 'the problem');
+        if (!(await page.evaluate(() => sessionStorage.getItem('wfreg.session')))) throw new Error('the session was dropped');
+        await page.getByRole('button', { name: 'Try again', exact: true }).click();
+        await page.getByRole('heading', { name: 'Engines', exact: true }).waitFor();
+      } finally {
+        await page.unroute(me);
+      }
+    },
+  },
+  {
     name: 'the environment engine is read-only, with the reason',
     async run({ page }) {
       const r = row(page, 'n8n-default');
@@ -217,8 +250,13 @@ const STEPS = [
     name: 'see it healthy: test the connection',
     async run({ page, state }) {
       const r = row(page, state.name);
-      await r.getByRole('button', { name: `Test ${state.name}` }).click();
+      const test = r.getByRole('button', { name: `Test ${state.name}` });
+      await test.focus();
+      await page.keyboard.press('Enter');
       await expectText(r.locator('.test'), /^Test: up · \d+ ms$/, 'the test result');
+      await expectText(page.locator('#announce'), new RegExp(`${state.name}: Test: up`), 'the announcement');
+      // the table was drawn again; the keyboard focus is still on the same button
+      await expectFocus(page, `Test ${state.name}`, 'after the test');
       await expectText(r.locator('.badge'), /^up$/, 'the health badge');
       await expectText(r, /checked (just now|\d+ s ago)/, 'when it was checked');
       await expectText(row(page, 'n8n-down').locator('.badge'), /^down/, 'the other engine, down');
@@ -257,12 +295,16 @@ const STEPS = [
       await row(page, state.name).getByRole('link', { name: `Workflows of ${state.name}` }).click();
       await page.getByRole('heading', { name: 'Workflows', exact: true }).waitFor();
       const rows = page.locator(`tbody tr[data-engine="${state.name}"]`);
-      await until('three workflows', async () => (await rows.count()) === 3);
+      await until('four workflows', async () => (await rows.count()) === 4);
+      // a name that is markup is shown as text: no element made of it, no script run
+      await expectText(rows.filter({ hasText: '<img src=x' }), /<script>window\.__pwned=2<\/script>/, 'the markup name, as text');
+      if ((await page.locator('main img, main script').count()) !== 0) throw new Error('a name became markup');
+      if (await page.evaluate(() => window.__pwned)) throw new Error('a name ran as script');
       await page.getByLabel('Search', { exact: true }).fill('report');
       await until('the search to leave one', async () => (await rows.count()) === 1);
       await expectText(rows, /Send report/, 'the one found');
       await page.getByLabel('Search', { exact: true }).fill('');
-      await until('all three again', async () => (await rows.count()) === 3);
+      await until('all four again', async () => (await rows.count()) === 4);
     },
   },
   {
@@ -276,14 +318,89 @@ const STEPS = [
     },
   },
   {
+    name: 'runs: no id to follow, and an engine that misses one status answer',
+    async run({ page, guard, state }) {
+      const rows = page.locator(`tbody tr[data-engine="${state.name}"]`);
+      const asked = [];
+      const onRequest = (req) => { if (req.url().includes('/runs/')) asked.push(new URL(req.url()).pathname); };
+      page.on('request', onRequest);
+      // n8n may start a run without giving an id: the page says so and asks nothing more
+      const starts = (url) => url.pathname.startsWith(`/api/v1/engines/${state.name}/workflows/`);
+      await page.route(starts, (route) => route.fulfill({ status: 202, contentType: 'application/json',
+        body: JSON.stringify({ engine: state.name, run_id: null, workflow_id: 'x', status: 'queued', started_at: null,
+          ended_at: null, detail: 'started through its webhook; n8n gives no execution id and none is listed yet' }) }));
+      const report = rows.filter({ hasText: 'Send report' });
+      try {
+        await report.getByRole('button', { name: `Run Send report on ${state.name}` }).click();
+        await expectText(report.locator('.run'), /started; started through its webhook/, 'the run without an id');
+        await page.waitForTimeout(ms(1500));
+        if (asked.length) throw new Error(`it asked for a run without an id: ${asked}`);
+        if (await report.getByRole('button', { name: /^Run / }).isDisabled()) throw new Error('the Run button stays disabled');
+      } finally {
+        await page.unroute(starts);
+      }
+      // the first status answer is a 502: asked again, the run is followed to its end
+      guard.expect(502, /\/runs\//);
+      let first = true;
+      const status = (url) => url.pathname.startsWith(`/api/v1/engines/${state.name}/runs/`);
+      await page.route(status, (route) => {
+        if (!first) return route.continue();
+        first = false;
+        return route.fulfill({ status: 502, contentType: 'application/json', body: '{"detail":"the engine did not answer"}' });
+      });
+      try {
+        const nightly = rows.filter({ hasText: 'Nightly import' });
+        await nightly.getByRole('button', { name: `Run Nightly import on ${state.name}` }).click();
+        await expectText(nightly.locator('.run'), /succeeded/, 'the run ending after a missed answer', ms(20_000));
+        if (first) throw new Error('the 502 was never given');
+      } finally {
+        await page.unroute(status);
+        page.off('request', onRequest);
+      }
+    },
+  },
+  {
+    name: 'runs: a Windmill flow and script at one path keep their own status',
+    async run({ page, state }) {
+      const list = (url) => url.pathname === '/api/v1/workflows';
+      const item = (kind) => ({ engine: state.name, id: 'f/same', name: `Same path (${kind})`, active: true, kind,
+        updated_at: null });
+      await page.route(list, (route) => route.fulfill({ status: 200, contentType: 'application/json',
+        body: JSON.stringify({ items: [item('flow'), item('script')], errors: [] }) }));
+      const start = (url) => url.pathname === `/api/v1/engines/${state.name}/workflows/f%2Fsame/runs`;
+      let query = null;
+      await page.route(start, (route) => {
+        query = new URL(route.request().url()).search;
+        return route.fulfill({ status: 202, contentType: 'application/json',
+          body: JSON.stringify({ engine: state.name, run_id: 'r-1', workflow_id: 'f/same', status: 'succeeded',
+            started_at: null, ended_at: null, detail: null }) });
+      });
+      try {
+        await page.getByRole('button', { name: 'Reload', exact: true }).click();
+        const flow = page.locator('tbody tr[data-kind="flow"]');
+        const script = page.locator('tbody tr[data-kind="script"]');
+        await flow.waitFor();
+        await flow.getByRole('button', { name: `Run Same path (flow) on ${state.name}` }).click();
+        await expectText(flow.locator('.run'), /succeeded \(run r-1\)/, 'the flow\'s run');
+        if (query !== '?kind=flow') throw new Error(`started with ${query}`);
+        if ((await script.locator('.run').count()) !== 0) throw new Error('the script shows the flow\'s run');
+      } finally {
+        await page.unroute(list);
+        await page.unroute(start);
+      }
+      await page.getByRole('button', { name: 'Reload', exact: true }).click();
+      await until('the real list again', async () => (await page.locator(`tbody tr[data-engine="${state.name}"]`).count()) === 4);
+    },
+  },
+  {
     name: 'every active engine at once: a down engine is an error row',
     async run({ page, state }) {
       await page.getByLabel('Engine', { exact: true }).selectOption('');
       await until('the error row of n8n-down', async () =>
         (await page.locator('tr.error-row[data-engine="n8n-down"]').count()) === 1);
       await until('the others still listed', async () =>
-        (await page.locator(`tbody tr[data-engine="${state.name}"]:not(.error-row)`).count()) === 3
-        && (await page.locator('tbody tr[data-engine="n8n-default"]').count()) === 3);
+        (await page.locator(`tbody tr[data-engine="${state.name}"]:not(.error-row)`).count()) === 4
+        && (await page.locator('tbody tr[data-engine="n8n-default"]').count()) === 4);
     },
   },
   {
@@ -308,12 +425,36 @@ const STEPS = [
     },
   },
   {
+    name: 'edit a legacy engine: only what changed is sent',
+    async run({ page, width }) {
+      const r = row(page, 'My Engine');
+      let sent = null;
+      const onRequest = (req) => { if (req.method() === 'PATCH') sent = req.postDataJSON(); };
+      page.on('request', onRequest);
+      try {
+        await r.getByRole('button', { name: 'Edit My Engine' }).click();
+        const d = dialog(page);
+        await expectText(d.locator('#f-key-state'), /^API key: not set$/, 'the key state');
+        await d.getByLabel('API URL', { exact: true }).fill(`http://127.0.0.1:1/legacy-${width}`);
+        await d.getByRole('button', { name: 'Save', exact: true }).click();
+        await d.waitFor({ state: 'detached' });
+        await expectText(r, new RegExp(`127\\.0\\.0\\.1:1/legacy-${width}`), 'the new URL');
+        if (JSON.stringify(sent) !== `{"api_url":"http://127.0.0.1:1/legacy-${width}"}`) throw new Error(`sent ${JSON.stringify(sent)}`);
+      } finally {
+        page.off('request', onRequest);
+      }
+    },
+  },
+  {
     name: 'deactivate and reactivate with one click',
     async run({ page, state }) {
       const r = row(page, state.name);
       const [on, all] = await counts(page);
-      await r.getByRole('button', { name: `Deactivate ${state.name}` }).click();
-      await r.getByRole('button', { name: `Activate ${state.name}` }).waitFor();
+      await r.getByRole('button', { name: `Deactivate ${state.name}`, exact: true }).focus();
+      await page.keyboard.press('Enter');
+      const activate = r.getByRole('button', { name: `Activate ${state.name}`, exact: true });
+      await activate.waitFor();
+      await expectFocus(page, `Activate ${state.name}`, 'after deactivating');
       await expectText(r.locator('td[data-label="Active"]'), /^no$/, 'active: no');
       const [on2, all2] = await counts(page);
       if (on2 !== on - 1 || all2 !== all) throw new Error(`count ${on2}/${all2} after deactivating (was ${on}/${all})`);
@@ -322,9 +463,47 @@ const STEPS = [
       await page.getByLabel('State', { exact: true }).selectOption('inactive');
       await r.waitFor();
       await page.getByLabel('State', { exact: true }).selectOption('');
-      await r.getByRole('button', { name: `Activate ${state.name}` }).click();
-      await r.getByRole('button', { name: `Deactivate ${state.name}` }).waitFor();
+      await r.getByRole('button', { name: `Activate ${state.name}`, exact: true }).click();
+      await r.getByRole('button', { name: `Deactivate ${state.name}`, exact: true }).waitFor();
       await expectText(r.locator('td[data-label="Active"]'), /^yes$/, 'active: yes');
+    },
+  },
+  {
+    name: 'an answer from before a change does not undo it',
+    async run({ page, state }) {
+      const r = row(page, state.name);
+      // The next list answer is taken from the server, then held until after a change
+      // has been made and shown: it describes the engine as it was.
+      let holding = true;
+      let release;
+      const held = new Promise((resolve) => { release = resolve; });
+      let caught;
+      const caughtIt = new Promise((resolve) => { caught = resolve; });
+      const list = (url) => url.pathname === '/api/v1/engines';
+      await page.route(list, async (route) => {
+        if (!holding) return route.continue();
+        holding = false;
+        const response = await route.fetch();
+        caught();
+        await held;
+        return route.fulfill({ response });
+      });
+      try {
+        await row(page, 'n8n-down').getByRole('button', { name: 'Test n8n-down' }).click(); // ends with a load
+        await caughtIt;
+        await r.getByRole('button', { name: `Deactivate ${state.name}`, exact: true }).click();
+        await r.getByRole('button', { name: `Activate ${state.name}`, exact: true }).waitFor();
+        release();
+        await page.waitForTimeout(ms(700));
+        if ((await r.getByRole('button', { name: `Activate ${state.name}`, exact: true }).count()) !== 1) {
+          throw new Error('the older answer put the engine back as active');
+        }
+      } finally {
+        release();
+        await page.unroute(list);
+      }
+      await r.getByRole('button', { name: `Activate ${state.name}`, exact: true }).click();
+      await r.getByRole('button', { name: `Deactivate ${state.name}`, exact: true }).waitFor();
     },
   },
   {
@@ -334,6 +513,8 @@ const STEPS = [
       await r.getByRole('button', { name: `Delete ${state.name}` }).click();
       let d = dialog(page);
       await expectText(d, new RegExp(`“${state.name}”`), 'the engine named in the question');
+      const focused = await page.evaluate(() => document.activeElement && document.activeElement.textContent);
+      if (focused !== 'Cancel') throw new Error(`the confirmation opens with "${focused}" focused, not Cancel`);
       await shot(page, 'delete-confirm');
       await d.getByRole('button', { name: 'Cancel', exact: true }).click();
       await d.waitFor({ state: 'detached' });
@@ -357,7 +538,7 @@ const STEPS = [
       guard.expect(401, /^\/api\/v1\//);
       await page.getByRole('link', { name: 'Workflows', exact: true }).click();
       await loginForm(page).form.waitFor();
-      await expectText(page.getByRole('status'), /session has ended/, 'the notice');
+      await expectText(page.locator('.notice'), /session has ended/, 'the notice');
       if (await page.evaluate(() => sessionStorage.getItem('wfreg.session'))) throw new Error('the dead token is still stored');
       // logging in again goes on where the user was going
       const login = loginForm(page);
@@ -370,11 +551,25 @@ const STEPS = [
     },
   },
   {
+    name: 'a form left open when the session ends does not cover the log-in form',
+    async run({ page }) {
+      await row(page, 'My Engine').getByRole('button', { name: 'Edit My Engine' }).click();
+      const d = dialog(page);
+      await d.getByLabel('Config (JSON object)', { exact: true }).fill('{"timeout_ms": 3000}');
+      const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem('wfreg.session')).token);
+      await fetch(`${env.url}/api/v1/auth/logout`, { method: 'POST', headers: { Authorization: `Bearer ${token}` } });
+      await d.getByRole('button', { name: 'Save', exact: true }).click(); // 401 (expected since the step above)
+      await loginForm(page).form.waitFor();
+      if ((await page.locator('dialog[open]').count()) !== 0) throw new Error('the form is still open');
+      await logIn(page, env.admin, env.adminPassword);
+    },
+  },
+  {
     name: 'log out',
     async run({ page }) {
       await page.getByRole('button', { name: 'Log out', exact: true }).click();
       await loginForm(page).form.waitFor();
-      await expectText(page.getByRole('status'), /You have logged out/, 'the notice');
+      await expectText(page.locator('.notice'), /You have logged out/, 'the notice');
       await page.reload({ waitUntil: 'load' });
       await loginForm(page).form.waitFor();
     },
@@ -387,10 +582,11 @@ const STEPS = [
       await row(page, 'n8n-default').waitFor();
       await row(page, 'n8n-down').waitFor();
       await expectAbsent(page.getByRole('button', { name: 'Add engine' }), 'Add engine');
+      await expectText(row(page, 'n8n-default'), /read-only: set by the server's environment/, 'the reason, for a viewer too');
       await expectAbsent(page.getByRole('button', { name: /^(Edit|Delete|Deactivate|Activate) / }), 'write buttons');
       await shot(page, 'engines-viewer');
       await page.getByRole('link', { name: 'Workflows', exact: true }).click();
-      await until('the workflows', async () => (await page.locator('tbody tr[data-engine="n8n-default"]').count()) === 3);
+      await until('the workflows', async () => (await page.locator('tbody tr[data-engine="n8n-default"]').count()) === 4);
       await checkLabels(page, 'the workflows page');
       await expectAbsent(page.getByRole('button', { name: /^Run / }), 'Run buttons');
     },

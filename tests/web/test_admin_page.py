@@ -47,6 +47,8 @@ N8N_WORKFLOWS = [
     {"name": "Send report", "active": True, "tags": ["reports"],
      "webhook": {"path": "send-report"}},  # GET
     {"name": "Manual cleanup", "trigger": "manual", "active": False},
+    {"name": "<img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>",
+     "trigger": "manual", "active": False},
 ]
 INSTALL_HINT = "run scripts/install-deps.sh (as root or with sudo), then this test again"
 
@@ -93,7 +95,8 @@ class AdminPage(unittest.TestCase):
         self.addCleanup(self.fake.stop)
         # The fake n8n is also the server's environment engine n8n-default (read-only on
         # the page), and n8n-down is registered where nothing listens (an error row on
-        # the workflows page, "down" in the table).
+        # the workflows page, "down" in the table). One workflow's name is markup, which
+        # the page must show as text.
         self.server = Server(env={"SECRET_KEY": SECRET_KEY, "WFREG_HEALTH_INTERVAL": "1",
                                   "N8N_API_URL": self.fake.base_url, "N8N_API_KEY": N8N_KEY})
         self.addCleanup(self.server.close)
@@ -103,6 +106,10 @@ class AdminPage(unittest.TestCase):
             "name": "n8n-down", "engine_type": "n8n", "api_url": "http://127.0.0.1:1",
             "api_key": "unused-key"}, token=token)
         self.assertEqual(status, 201, obj)
+        # a row the Python system wrote: a name today's rules refuse, inactive (never
+        # asked); the page must still edit it
+        self.server.sql("INSERT INTO workflow_engines (name, engine_type, api_url, active, config)"
+                        " VALUES ('My Engine', 'n8n', 'http://127.0.0.1:1/legacy', 0, '{}')")
 
     def run_spec(self):
         """Runs the spec: (exit code, or None when it had to be stopped; its output; the

@@ -2,7 +2,7 @@
 // URL's hash (#/engines, #/workflows?engine=NAME), and ends the session when the API
 // stops taking its token (it expired, or the user logged out in another tab).
 import { call, session, whenExpired } from './api.js';
-import { fill } from './dom.js';
+import { h, fill, closeDialogs } from './dom.js';
 import { showLogin } from './login.js';
 import { showEngines } from './engines.js';
 import { showWorkflows } from './workflows.js';
@@ -42,6 +42,7 @@ function startApp() {
 function logIn(notice) {
   if (leaveView) leaveView();
   leaveView = null;
+  closeDialogs(); // a form left open would sit over the log-in form
   clearTimeout(expiryTimer);
   session.clear();
   top.hidden = true;
@@ -58,7 +59,9 @@ document.getElementById('logout').addEventListener('click', async () => {
 
 window.addEventListener('hashchange', () => { if (session.get()) route(); });
 
-// A reload keeps the session (sessionStorage) if the server still takes the token.
+// A reload keeps the session (sessionStorage) if the server still takes the token. When
+// the server cannot say (it is restarting, the database is away: 503), the token is kept
+// and the user can try again; only a 401 ends the session.
 async function boot() {
   const s = session.get();
   if (!s) return logIn();
@@ -67,7 +70,14 @@ async function boot() {
     session.set({ ...s, username: me.username, role: me.role });
     return startApp();
   } catch (e) {
-    return e.status === 401 ? undefined : logIn(e.message);
+    if (e.status === 401) return undefined; // whenExpired shows the log-in form
+    const retry = h('button', { type: 'button', class: 'primary', onclick: () => boot() }, 'Try again');
+    fill(main, h('div', { class: 'card login' },
+      h('h1', {}, 'wfreg'),
+      h('p', { class: 'error', role: 'alert' }, `The server cannot be asked right now: ${e.message}`),
+      retry));
+    retry.focus();
+    return undefined;
   }
 }
 

@@ -25,6 +25,33 @@ function append(el, children) {
   }
 }
 
+// Sets el's text only when it changes: a live region that is rewritten with the same
+// words would be read out again.
+export function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+  return el;
+}
+
+// Says text once through the page's one live region (index.html's #announce).
+export function announce(text) {
+  const region = document.getElementById('announce');
+  if (region) region.textContent = text;
+}
+
+// Runs render(), which rebuilds what container holds, and puts the keyboard focus back
+// on the element with the same data-key (the same button of the same row), so that a
+// refresh or an action does not throw a keyboard user back to the top of the page. When
+// that element is gone (its row was deleted), focus goes to fallback.
+export function keepFocus(container, render, fallback) {
+  const active = document.activeElement;
+  const key = active && container.contains(active) ? active.dataset.key : undefined;
+  render();
+  if (!key) return;
+  const again = [...container.querySelectorAll('[data-key]')].find((el) => el.dataset.key === key);
+  if (again) again.focus();
+  else if (fallback) fallback.focus();
+}
+
 // Replaces what el holds with children.
 export function fill(el, ...children) {
   el.replaceChildren();
@@ -46,7 +73,8 @@ export function ago(iso, now = Date.now()) {
 }
 
 // A modal dialog (the browser's own <dialog>: focus moves in, Escape closes it, the page
-// behind cannot be clicked). Resolves with what close(value) was given, or null.
+// behind cannot be clicked, focus returns where it was). Resolves with what close(value)
+// was given, or null (Escape, or closeDialogs()).
 export function modal(title, build) {
   return new Promise((resolve) => {
     const heading = h('h2', { id: 'dialog-title' }, title);
@@ -60,12 +88,18 @@ export function modal(title, build) {
   });
 }
 
-// Asks a yes/no question in a modal; resolves true for yes.
+// Asks a yes/no question in a modal; resolves true for yes. Cancel has the focus, so a
+// stray Enter does not answer yes.
 export async function confirmDialog(title, text, yesLabel) {
   const answer = await modal(title, (close) => h('div', {},
     h('p', {}, text),
     h('div', { class: 'actions' },
       h('button', { type: 'button', class: 'danger', onclick: () => close(true) }, yesLabel),
-      h('button', { type: 'button', onclick: () => close(false) }, 'Cancel'))));
+      h('button', { type: 'button', autofocus: true, onclick: () => close(false) }, 'Cancel'))));
   return answer === true;
+}
+
+// Closes every open dialog (the session ended: the log-in form must be usable).
+export function closeDialogs() {
+  for (const d of document.querySelectorAll('dialog[open]')) d.close();
 }

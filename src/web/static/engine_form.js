@@ -40,9 +40,12 @@ export function engineForm(engine) {
     const keyState = editing ? h('p', { class: 'key-state', id: 'f-key-state' },
       `API key: ${engine.has_api_key ? 'set' : 'not set'}`) : null;
     removeKey.addEventListener('change', () => { key.disabled = removeKey.checked; });
+    const describeKey = () => { // after field(): the key's state is read with its field
+      if (keyState) key.setAttribute('aria-describedby', `f-key-state ${key.getAttribute('aria-describedby')}`);
+    };
 
     const form = h('form', { class: 'engine-form', novalidate: true },
-      field('name', 'Name', name, 'Lowercase letters, digits and -, starting with a letter or digit.'),
+      field('name', 'Name', name, 'Lowercase letters, digits, \'-\', \'_\' and \'.\', starting with a letter or a digit.'),
       field('engine_type', 'Type', type),
       field('api_url', 'API URL', url),
       keyState,
@@ -55,6 +58,7 @@ export function engineForm(engine) {
       formError,
       h('div', { class: 'actions' }, save, h('button', { type: 'button', onclick: () => close(false) }, 'Cancel')));
     active.id = 'f-active';
+    describeKey();
 
     const show = (fields, message) => {
       for (const [, f] of errors) { fill(f.err); f.input.removeAttribute('aria-invalid'); }
@@ -73,15 +77,24 @@ export function engineForm(engine) {
 
     form.addEventListener('submit', async (ev) => {
       ev.preventDefault();
-      const body = { name: name.value.trim(), engine_type: type.value, api_url: url.value.trim(), active: active.checked };
       const text = config.value.trim();
+      let cfg = {};
       if (text) {
-        try { body.config = JSON.parse(text); } catch (e) { show(new Map([['config', `must be valid JSON: ${e.message}`]])); return; }
-      } else {
-        body.config = {};
+        try { cfg = JSON.parse(text); } catch (e) { show(new Map([['config', `must be valid JSON: ${e.message}`]])); return; }
+      }
+      // An edit sends only what changed: a field this user did not touch keeps what the
+      // server has (another admin may have changed it meanwhile), and a legacy name that
+      // today's rules would refuse can stay as it is.
+      const wanted = { name: name.value.trim(), engine_type: type.value, api_url: url.value.trim(), active: active.checked,
+        config: cfg };
+      const body = {};
+      for (const [k, v] of Object.entries(wanted)) {
+        const was = editing ? engine[k] ?? (k === 'config' ? {} : undefined) : undefined;
+        if (!editing || JSON.stringify(v) !== JSON.stringify(was)) body[k] = v;
       }
       if (removeKey.checked) body.api_key = null;
       else if (key.value) body.api_key = key.value;
+      if (editing && !Object.keys(body).length) { close(false); return; }
       save.disabled = true;
       try {
         if (editing) await call('PATCH', `/api/v1/engines/${enc(engine.name)}`, body);

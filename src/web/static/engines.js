@@ -3,7 +3,7 @@
 // activate/deactivate and delete actions. Health changes on its own (the server checks
 // every engine in the background), so the table refreshes itself while it is shown.
 import { allEngines, call, enc } from './api.js';
-import { h, fill, ago, confirmDialog } from './dom.js';
+import { h, fill, ago, confirmDialog, setText, announce, keepFocus } from './dom.js';
 import { engineForm } from './engine_form.js';
 
 const REFRESH_MS = 10000;
@@ -15,7 +15,7 @@ const HEALTH_TEXT = {
 
 export function showEngines({ main, admin }) {
   const state = { engines: [], type: '', active: '', desc: false, tests: new Map(), loaded: false };
-  const count = h('p', { id: 'engine-count', class: 'count', 'aria-live': 'polite' });
+  const count = h('p', { id: 'engine-count', class: 'count' });
   const problem = h('p', { class: 'error', role: 'alert' });
   const body = h('tbody');
   const typeSel = h('select', { id: 'filter-type' },
@@ -33,9 +33,10 @@ export function showEngines({ main, admin }) {
   typeSel.addEventListener('change', () => { state.type = typeSel.value; render(); });
   stateSel.addEventListener('change', () => { state.active = stateSel.value; render(); });
 
+  const heading = h('h1', { tabindex: -1 }, 'Engines');
   fill(main,
     h('div', { class: 'bar' },
-      h('h1', {}, 'Engines'), count,
+      heading, count,
       admin ? h('button', { type: 'button', class: 'primary', onclick: add }, 'Add engine') : null),
     h('div', { class: 'filters' },
       h('label', { for: 'filter-type' }, 'Type'), typeSel,
@@ -48,21 +49,32 @@ export function showEngines({ main, admin }) {
         ['Type', 'URL', 'Source', 'Active', 'Health', 'Actions'].map((c) => h('th', { scope: 'col' }, c)))),
       body));
 
+  // Loads overlap (the timer, an action); only the newest answer may be shown, or an
+  // answer from before a change would put the old state back on the screen.
+  let newest = 0;
   async function load() {
+    const mine = ++newest;
     try {
-      state.engines = await allEngines();
+      const engines = await allEngines();
+      if (mine !== newest) return;
+      state.engines = engines;
       state.loaded = true;
-      fill(problem);
+      setText(problem, '');
     } catch (e) {
-      if (e.status !== 401) fill(problem, `The engines could not be loaded: ${e.message}`);
+      if (mine !== newest) return;
+      if (e.status !== 401) setText(problem, `The engines could not be loaded: ${e.message}`);
     }
     render();
   }
 
   function render() {
+    keepFocus(body, renderRows, heading);
+  }
+
+  function renderRows() {
     const all = state.engines;
     const enabled = all.filter((e) => e.active).length;
-    fill(count, state.loaded ? `${enabled}/${all.length} engines enabled` : 'Loading…');
+    setText(count, state.loaded ? `${enabled}/${all.length} engines enabled` : 'Loading…');
     const shown = all
       .filter((e) => !state.type || e.engine_type === state.type)
       .filter((e) => !state.active || e.active === (state.active === 'active'))
@@ -93,19 +105,21 @@ export function showEngines({ main, admin }) {
           ? h('span', { class: 'muted when', title: health.checked_at }, ` checked ${ago(health.checked_at)}`) : null,
         e.key_status === 'unreadable'
           ? h('div', { class: 'error' }, 'API key unreadable: the server\'s SECRET_KEY changed') : null,
-        test ? h('div', { class: `test ${test.ok ? 'ok' : 'bad'}`, role: 'status' }, test.text) : null),
+        test ? h('div', { class: `test ${test.ok ? 'ok' : 'bad'}` }, test.text) : null),
       h('td', { 'data-label': 'Actions', class: 'actions' },
-        h('button', { type: 'button', onclick: () => testEngine(e), 'aria-label': `Test ${e.name}` }, 'Test'),
-        h('a', { class: 'button', href: `#/workflows?engine=${enc(e.name)}`, 'aria-label': `Workflows of ${e.name}` },
-          'Workflows'),
+        h('button', { type: 'button', onclick: () => testEngine(e), 'aria-label': `Test ${e.name}`,
+          dataset: { key: `test\n${e.name}` } }, 'Test'),
+        h('a', { class: 'button', href: `#/workflows?engine=${enc(e.name)}`, 'aria-label': `Workflows of ${e.name}`,
+          dataset: { key: `workflows\n${e.name}` } }, 'Workflows'),
         admin && !readOnly ? [
-          h('button', { type: 'button', onclick: () => edit(e), 'aria-label': `Edit ${e.name}` }, 'Edit'),
-          h('button', { type: 'button', onclick: () => setActive(e, !e.active),
+          h('button', { type: 'button', onclick: () => edit(e), 'aria-label': `Edit ${e.name}`,
+            dataset: { key: `edit\n${e.name}` } }, 'Edit'),
+          h('button', { type: 'button', onclick: () => setActive(e, !e.active), dataset: { key: `toggle\n${e.name}` },
             'aria-label': `${e.active ? 'Deactivate' : 'Activate'} ${e.name}` }, e.active ? 'Deactivate' : 'Activate'),
-          h('button', { type: 'button', class: 'danger', onclick: () => remove(e), 'aria-label': `Delete ${e.name}` },
-            'Delete'),
+          h('button', { type: 'button', class: 'danger', onclick: () => remove(e), 'aria-label': `Delete ${e.name}`,
+            dataset: { key: `delete\n${e.name}` } }, 'Delete'),
         ] : null,
-        admin && readOnly ? h('span', { class: 'muted' }, 'read-only: set by the server\'s environment') : null));
+        readOnly ? h('span', { class: 'muted' }, 'read-only: set by the server\'s environment') : null));
   }
 
   async function testEngine(e) {
@@ -119,6 +133,7 @@ export function showEngines({ main, admin }) {
     } catch (err) {
       state.tests.set(e.name, { ok: false, text: `Test failed: ${err.message}` });
     }
+    announce(`${e.name}: ${state.tests.get(e.name).text}`);
     await load(); // the test is recorded as the engine's health
   }
 
@@ -133,9 +148,10 @@ export function showEngines({ main, admin }) {
   async function setActive(e, active) {
     try {
       await call('PATCH', `/api/v1/engines/${enc(e.name)}`, { active });
-      fill(problem);
+      setText(problem, '');
+      announce(`${e.name} is ${active ? 'active' : 'inactive'} now`);
     } catch (err) {
-      fill(problem, `${e.name} could not be ${active ? 'activated' : 'deactivated'}: ${err.message}`);
+      setText(problem, `${e.name} could not be ${active ? 'activated' : 'deactivated'}: ${err.message}`);
     }
     await load();
   }
@@ -148,9 +164,10 @@ export function showEngines({ main, admin }) {
     try {
       await call('DELETE', `/api/v1/engines/${enc(e.name)}`);
       state.tests.delete(e.name);
-      fill(problem);
+      setText(problem, '');
+      announce(`${e.name} was deleted`);
     } catch (err) {
-      fill(problem, `${e.name} could not be deleted: ${err.message}`);
+      setText(problem, `${e.name} could not be deleted: ${err.message}`);
     }
     await load();
   }
