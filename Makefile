@@ -4,9 +4,11 @@
 #               then the same unit and integration tests under ASan+UBSan
 BUILD ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all configure build deps run test test-fast asan clean format
+.PHONY: all configure build deps run test test-fast asan memcheck fuzz clean format
 
 all: build
 
@@ -35,8 +37,18 @@ asan:
 	@cmake --build $(ASAN_BUILD) -j $(JOBS) -- --no-print-directory
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j $(JOBS) -L 'unit|integration'
 
+# the unit tests under valgrind memcheck: no error, no definite leak (tests/memcheck.sh)
+memcheck: build
+	@tests/memcheck.sh $(BUILD)
+
+# each libFuzzer target for FUZZ_SECONDS from its seed corpus (tests/fuzz; clang)
+fuzz:
+	@CC=clang cmake -S . -B $(FUZZ_BUILD) -DWFREG_FUZZ=ON -DWFREG_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) -- --no-print-directory
+	cd $(FUZZ_BUILD) && FUZZ_SECONDS=$(FUZZ_SECONDS) ctest --output-on-failure -j $(JOBS) -L fuzz
+
 format:
 	clang-format -i src/*/*.c src/*/*.h tests/unit/*/*.c
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -4,7 +4,7 @@
 # package-lock.json) when they are missing or older than the lock file. Runs as root (or
 # through sudo when available, for apt only). Safe to run again.
 #   scripts/install-deps.sh           build and tests
-#   scripts/install-deps.sh --bench   also what bench/run.sh uses (wrk, nginx-light, curl)
+#   scripts/install-deps.sh --bench   also what bench/run.sh adds (nginx-light, curl)
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,12 +17,15 @@ packages=(
   sqlite3 openssl cppcheck python3
   postgresql # the tests' private cluster (tests/pg/cluster.sh); psql and pg_dump with it
   chromium   # the browser test (tests/web) drives /usr/bin/chromium
+  clang libclang-rt-14-dev # the fuzz targets (tests/fuzz): libFuzzer, ASan, UBSan
+  valgrind                 # the unit tests under memcheck (tests/memcheck.sh)
+  wrk                      # the load test (tests/load) and bench/run.sh
 )
 if ! command -v node >/dev/null 2>&1; then
   packages+=(nodejs) # tests/web runs on node; Debian's own is too old (checked below)
 fi
 if [ "${1:-}" = "--bench" ]; then
-  packages+=(wrk nginx-light curl)
+  packages+=(nginx-light curl)
 fi
 
 missing=()
