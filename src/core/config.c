@@ -10,6 +10,7 @@
 #include "config.h"
 #include "text.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,10 +219,27 @@ static size_t kv_passwords(const char *s, span *out, size_t max)
     return n;
 }
 
+/* Does s (after white space) start with "scheme://"? libpq reads a string as a URI only
+ * when it starts with postgresql:// or postgres://, and as key=value pairs otherwise,
+ * where a value may hold "://" (password=ab://cd, application_name=https://...): such a
+ * string must be read as pairs, or its password would be printed. Any other scheme is
+ * still masked as a URL (`wfreg check` prints a DATABASE_URL that wfreg refuses). */
+static bool starts_with_scheme(const char *s)
+{
+    while (is_space(*s))
+        s++;
+    if (!isalpha((unsigned char)*s))
+        return false;
+    s++;
+    while (isalnum((unsigned char)*s) || *s == '+' || *s == '-' || *s == '.')
+        s++;
+    return !strncmp(s, "://", 3);
+}
+
 /* Every secret-bearing run of a database URL or libpq string, in order. */
 static size_t find_secrets(const char *url, span *out)
 {
-    if (strstr(url, "://")) {
+    if (starts_with_scheme(url)) {
         size_t end;
         size_t n = url_password(url, out, &end);
         return n + query_passwords(url, end, out + n, MAX_SPANS - n);

@@ -119,6 +119,20 @@ static void test_percent_encoded_password_registered(void **state)
     assert_null(strstr(log, "p@ss/word"));
 }
 
+/* A key=value DATABASE_URL with "://" in a value: its password is still registered. */
+static void test_keyword_password_registered(void **state)
+{
+    (void)state;
+    setenv("DATABASE_URL", "host=db password=kv-pass-4321 application_name=http://x", 1);
+    wf_config c;
+    assert_int_equal(wf_config_from_env(&c, NULL), 0);
+    wf_config_free(&c);
+    capture_start();
+    wf_info("password kv-pass-4321");
+    const char *log = capture_stop();
+    assert_null(strstr(log, "kv-pass-4321"));
+}
+
 static void test_log_level_invalid(void **state)
 {
     (void)state;
@@ -199,6 +213,12 @@ static void test_redact_libpq_keywords(void **state)
     redacts_to("host=db sslpassword=k1 password=k2", "host=db sslpassword=*** password=***");
     redacts_to("host=db user=password dbname=password", "host=db user=password dbname=password");
     redacts_to("host=db user=u", "host=db user=u");
+    /* a value that holds "://" does not make the string a URL: libpq reads key=value
+     * pairs unless the string starts with a scheme (found by tests/fuzz/fuzz_db_url) */
+    redacts_to("host=db password=ab://cd", "host=db password=***");
+    redacts_to("host=db password=secret application_name=https://app.example",
+               "host=db password=*** application_name=https://app.example");
+    redacts_to(" postgresql://user:pw@host/db", " postgresql://user:***@host/db");
 }
 
 /* ---- env engines ------------------------------------------------------------------- */
@@ -512,6 +532,7 @@ int main(void)
         T(test_empty_means_unset),
         T(test_values),
         T(test_percent_encoded_password_registered),
+        T(test_keyword_password_registered),
         T(test_log_level_invalid),
         T(test_redact),
         T(test_redact_libpq_keywords),
