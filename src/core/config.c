@@ -222,12 +222,16 @@ static size_t kv_passwords(const char *s, span *out, size_t max)
 /* Does s (after white space) start with "scheme://"? libpq reads a string as a URI only
  * when it starts with postgresql:// or postgres://, and as key=value pairs otherwise,
  * where a value may hold "://" (password=ab://cd, application_name=https://...): such a
- * string must be read as pairs, or its password would be printed. Any other scheme is
- * still masked as a URL (`wfreg check` prints a DATABASE_URL that wfreg refuses). */
+ * string must be read as pairs, or its password would be printed. SQLAlchemy's
+ * "postgresql+driver://" is a URL whatever the driver's name: the store gives libpq
+ * what follows the first "://". Any other scheme is still masked as a URL (`wfreg check`
+ * prints a DATABASE_URL that wfreg refuses). */
 static bool starts_with_scheme(const char *s)
 {
     while (is_space(*s))
         s++;
+    if (!strncmp(s, "postgresql+", 11))
+        return strstr(s, "://") != NULL;
     if (!isalpha((unsigned char)*s))
         return false;
     s++;

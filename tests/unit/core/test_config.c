@@ -219,6 +219,9 @@ static void test_redact_libpq_keywords(void **state)
     redacts_to("host=db password=secret application_name=https://app.example",
                "host=db password=*** application_name=https://app.example");
     redacts_to(" postgresql://user:pw@host/db", " postgresql://user:***@host/db");
+    /* the store takes any driver name after "postgresql+", up to the first "://" */
+    redacts_to("postgresql+psy@copg2://user:secret@host/db",
+               "postgresql+psy@copg2://user:***@host/db");
 }
 
 /* ---- env engines ------------------------------------------------------------------- */
