@@ -107,12 +107,13 @@ void wf_config_free(wf_config *c)
 
 /* ---- database URL redaction ---------------------------------------------------------- */
 
-/* A run of url that holds a secret. */
+/* A run of url that holds a secret, handed to a visitor in order (no two overlap). There
+ * is no limit on how many: libpq keeps the last of repeated keys, so every one counts. */
 typedef struct span {
     size_t off, len;
 } span;
 
-#define MAX_SPANS 8
+typedef void (*span_fn)(const char *url, span s, void *ctx);
 
 static bool is_space(char c)
 {
@@ -125,10 +126,9 @@ static bool is_space(char c)
  * text is still a secret and must never be printed). The authority then ends at the
  * first '/', '?' or '#' after that '@'. An '@' further on (in the query) makes the span
  * longer than the password: masking too much is the safe side. */
-static size_t url_password(const char *url, span *out, size_t *authority_end)
+static size_t url_password(const char *url, span_fn fn, void *ctx)
 {
     const char *sep = strstr(url, "://");
-    *authority_end = 0;
     if (!sep)
         return 0;
     const char *a = sep + 3;
@@ -136,13 +136,11 @@ static size_t url_password(const char *url, span *out, size_t *authority_end)
         return 0;
     const char *at = strrchr(a, '@');
     const char *rest = at ? at + 1 : a;
-    *authority_end = (size_t)(rest + strcspn(rest, "/?#") - url);
+    size_t authority_end = (size_t)(rest + strcspn(rest, "/?#") - url);
     const char *colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
-    if (!colon || colon + 1 == at)
-        return 0;
-    out->off = (size_t)(colon + 1 - url);
-    out->len = (size_t)(at - colon - 1);
-    return 1;
+    if (colon && colon + 1 < at)
+        fn(url, (span){(size_t)(colon + 1 - url), (size_t)(at - colon - 1)}, ctx);
+    return authority_end;
 }
 
 /* Is the text from start up to eq (its '='), trailing spaces aside, a password key:
@@ -157,22 +155,17 @@ static bool is_password_key(const char *start, const char *eq)
 
 /* password=... in a URL's query string (searched from `from`, past the authority, whose
  * password may hold a '?'): values end at '&' or '#'. */
-static size_t query_passwords(const char *url, size_t from, span *out, size_t max)
+static void query_passwords(const char *url, size_t from, span_fn fn, void *ctx)
 {
     const char *q = strchr(url + from, '?');
-    size_t n = 0;
-    while (q && n < max) {
+    while (q) {
         const char *key = q + 1;
         const char *end = key + strcspn(key, "&#");
         const char *eq = memchr(key, '=', (size_t)(end - key));
-        if (eq && is_password_key(key, eq) && eq + 1 < end) {
-            out[n].off = (size_t)(eq + 1 - url);
-            out[n].len = (size_t)(end - eq - 1);
-            n++;
-        }
+        if (eq && is_password_key(key, eq) && eq + 1 < end)
+            fn(url, (span){(size_t)(eq + 1 - url), (size_t)(end - eq - 1)}, ctx);
         q = *end == '&' ? end : NULL;
     }
-    return n;
 }
 
 /* The end of a libpq value starting at v: a quoted one ends after its closing quote
@@ -189,11 +182,10 @@ static const char *kv_value_end(const char *v)
 }
 
 /* password=... in a libpq "key=value key=value" string. */
-static size_t kv_passwords(const char *s, span *out, size_t max)
+static void kv_passwords(const char *s, span_fn fn, void *ctx)
 {
-    size_t n = 0;
     const char *p = s;
-    while (*p && n < max) {
+    while (*p) {
         while (is_space(*p))
             p++;
         const char *key = p;
@@ -209,14 +201,10 @@ static size_t kv_passwords(const char *s, span *out, size_t max)
         while (is_space(*v))
             v++;
         const char *end = kv_value_end(v);
-        if (is_password_key(key, eq) && end > v) {
-            out[n].off = (size_t)(v - s);
-            out[n].len = (size_t)(end - v);
-            n++;
-        }
+        if (is_password_key(key, eq) && end > v)
+            fn(s, (span){(size_t)(v - s), (size_t)(end - v)}, ctx);
         p = end;
     }
-    return n;
 }
 
 /* Does s (after white space) start with "scheme://"? libpq reads a string as a URI only
@@ -240,30 +228,35 @@ static bool starts_with_scheme(const char *s)
     return !strncmp(s, "://", 3);
 }
 
-/* Every secret-bearing run of a database URL or libpq string, in order. */
-static size_t find_secrets(const char *url, span *out)
+/* Hands every secret-bearing run of a database URL or libpq string to fn, in order. */
+static void find_secrets(const char *url, span_fn fn, void *ctx)
 {
-    if (starts_with_scheme(url)) {
-        size_t end;
-        size_t n = url_password(url, out, &end);
-        return n + query_passwords(url, end, out + n, MAX_SPANS - n);
-    }
-    return kv_passwords(url, out, MAX_SPANS);
+    if (starts_with_scheme(url))
+        query_passwords(url, url_password(url, fn, ctx), fn, ctx);
+    else
+        kv_passwords(url, fn, ctx);
+}
+
+typedef struct redact_state {
+    wf_buf *out;
+    size_t pos; /* url is copied up to here */
+} redact_state;
+
+static void redact_span(const char *url, span s, void *ctx)
+{
+    redact_state *st = ctx;
+    wf_buf_put(st->out, url + st->pos, s.off - st->pos);
+    wf_buf_puts(st->out, "***");
+    st->pos = s.off + s.len;
 }
 
 int wf_config_redact_db_url(const char *url, wf_buf *out)
 {
     if (!url)
         return 0;
-    span spans[MAX_SPANS];
-    size_t n = find_secrets(url, spans);
-    size_t pos = 0;
-    for (size_t i = 0; i < n; i++) {
-        wf_buf_put(out, url + pos, spans[i].off - pos);
-        wf_buf_puts(out, "***");
-        pos = spans[i].off + spans[i].len;
-    }
-    wf_buf_puts(out, url + pos);
+    redact_state st = {out, 0};
+    find_secrets(url, redact_span, &st);
+    wf_buf_puts(out, url + st.pos);
     return wf_buf_ok(out) ? 0 : WF_ERR_NOMEM;
 }
 
@@ -299,23 +292,24 @@ void wf_config_decode_secret(const char *s, size_t len, wf_buf *out)
     }
 }
 
-static void register_db_url_secrets(const char *url)
+/* Registers one secret, as written and as the database library reads it. */
+static void register_span(const char *url, span s, void *ctx)
 {
-    span spans[MAX_SPANS];
-    size_t n = find_secrets(url, spans);
+    (void)ctx;
     wf_buf raw, decoded;
     wf_buf_init_secret(&raw);
     wf_buf_init_secret(&decoded);
-    for (size_t i = 0; i < n; i++) {
-        wf_buf_put(&raw, url + spans[i].off, spans[i].len);
-        wf_config_decode_secret(url + spans[i].off, spans[i].len, &decoded);
-        wf_log_add_secret(wf_buf_cstr(&raw));
-        wf_log_add_secret(wf_buf_cstr(&decoded));
-        wf_buf_clear(&raw);
-        wf_buf_clear(&decoded);
-    }
+    wf_buf_put(&raw, url + s.off, s.len);
+    wf_config_decode_secret(url + s.off, s.len, &decoded);
+    wf_log_add_secret(wf_buf_cstr(&raw));
+    wf_log_add_secret(wf_buf_cstr(&decoded));
     wf_buf_wipe(&raw);
     wf_buf_wipe(&decoded);
+}
+
+static void register_db_url_secrets(const char *url)
+{
+    find_secrets(url, register_span, NULL);
 }
 
 /* ---- engines from the environment ---------------------------------------------------- */

@@ -133,6 +133,24 @@ static void test_keyword_password_registered(void **state)
     assert_null(strstr(log, "kv-pass-4321"));
 }
 
+/* However many passwords a DATABASE_URL repeats, each is registered (libpq uses the last). */
+static void test_every_repeated_password_registered(void **state)
+{
+    (void)state;
+    setenv("DATABASE_URL",
+           "password=pw-0001 password=pw-0002 password=pw-0003 password=pw-0004 "
+           "password=pw-0005 password=pw-0006 password=pw-0007 password=pw-0008 "
+           "password=pw-0009 host=db",
+           1);
+    wf_config c;
+    assert_int_equal(wf_config_from_env(&c, NULL), 0);
+    wf_config_free(&c);
+    capture_start();
+    wf_info("last pw-0009");
+    const char *log = capture_stop();
+    assert_null(strstr(log, "pw-0009"));
+}
+
 static void test_log_level_invalid(void **state)
 {
     (void)state;
@@ -222,6 +240,16 @@ static void test_redact_libpq_keywords(void **state)
     /* the store takes any driver name after "postgresql+", up to the first "://" */
     redacts_to("postgresql+psy@copg2://user:secret@host/db",
                "postgresql+psy@copg2://user:***@host/db");
+    /* libpq keeps the last of repeated keys: every one is masked, however many
+     * (found by tests/fuzz/fuzz_db_url: the ninth was shown) */
+    redacts_to("password=p1 password=p2 password=p3 password=p4 password=p5 password=p6 "
+               "password=p7 password=p8 password=p9 host=h",
+               "password=*** password=*** password=*** password=*** password=*** "
+               "password=*** password=*** password=*** password=*** host=h");
+    redacts_to("postgresql://u:p0@h/db?password=p1&password=p2&password=p3&password=p4"
+               "&password=p5&password=p6&password=p7&password=p8&password=p9",
+               "postgresql://u:***@h/db?password=***&password=***&password=***&password=***"
+               "&password=***&password=***&password=***&password=***&password=***");
 }
 
 /* ---- env engines ------------------------------------------------------------------- */
@@ -536,6 +564,7 @@ int main(void)
         T(test_values),
         T(test_percent_encoded_password_registered),
         T(test_keyword_password_registered),
+        T(test_every_repeated_password_registered),
         T(test_log_level_invalid),
         T(test_redact),
         T(test_redact_libpq_keywords),
