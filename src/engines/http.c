@@ -202,13 +202,18 @@ static void set_method(CURL *e, const wf_http_request *r)
     }
 }
 
-/* The options that make every request bounded and safe (see http.h). */
+/* What is left of the request's one timeout, started when it first went to curl. */
+static long time_left_ms(const transfer *t)
+{
+    long timeout = t->r->timeout_ms > 0 ? t->r->timeout_ms : 5000;
+    return timeout - (long)(now_ms() - t->t0_ms);
+}
+
+/* The options that make every request bounded and safe (see http.h); the timeout is
+ * setup_easy's. */
 static void set_safety(CURL *e, const wf_http_request *r)
 {
-    long timeout = r->timeout_ms > 0 ? r->timeout_ms : 5000;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout);
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
 #if LIBCURL_VERSION_NUM >= 0x075500
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -253,6 +258,12 @@ static int setup_easy(transfer *t)
             return rc;
         curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, t->hdrs);
     }
+    /* curl counts its timeout from each start, and a followed redirect starts the
+     * transfer again: each hop gets only what the hops before it left, so that one
+     * timeout covers the whole request (the caller has checked that some is left). */
+    long left = time_left_ms(t);
+    curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, left > 0 ? left : 1L);
+    curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, left > 0 ? left : 1L);
     t->errbuf[0] = '\0';
     set_method(t->easy, r);
     if (curl_easy_setopt(t->easy, CURLOPT_URL, wf_buf_cstr(&r->url)) != CURLE_OK)
@@ -351,6 +362,11 @@ static bool follow_redirect(transfer *t, const char *location)
     }
     if (r->redirects >= WF_HTTP_MAX_REDIRECTS) {
         finish(t, WF_HTTP_REDIRECT, "more than %d redirects: not followed", WF_HTTP_MAX_REDIRECTS);
+        return false;
+    }
+    if (time_left_ms(t) <= 0) {
+        finish(t, WF_HTTP_TIMEOUT, "timeout: no answer within the time left after %d redirects",
+               r->redirects);
         return false;
     }
     r->redirects++;

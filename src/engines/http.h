@@ -5,7 +5,8 @@
  * One request is a wf_http_request: what to send (method, URL, headers, body, limits) and
  * what came back (status, body, content type, or why nothing usable came back). Every
  * request is bounded and safe by construction:
- * - one timeout (timeout_ms) covers connecting and the whole transfer;
+ * - one timeout (timeout_ms) covers connecting and the whole transfer, redirects followed
+ *   included;
  * - TLS is verified unless verify_tls is false (the adapter logs that, once per engine);
  * - only http and https; no proxy unless one is given (the environment's http_proxy and
  *   friends are ignored: a surprise proxy would see every API key);

@@ -1,7 +1,8 @@
 """test_engine_faults.py: engines that misbehave, end to end through the API (issue 7,
 "Faults"): an engine that hangs, one that resets connections, one that answers garbage
 (its JSON content type, a body that is not JSON) and ones that redirect to another host
-(another port on 127.0.0.1; ::1 on the same port; a 307 on a run's POST), each asked
+(another port on 127.0.0.1; ::1 on the same port; a 307 on a run's POST), and one whose
+redirects on its own origin each take most of the timeout, each asked
 through POST /engines/{name}/test, GET /engines/{name}/workflows, GET /workflows (the
 fan-out) and POST /engines/{name}/workflows/{id}/runs.
 
@@ -66,7 +67,12 @@ FAULTS = {
     "f-redirect6": ("error", 502, "redirect to another host"),
     "f-redirect-wm": ("error", 502, "redirect to another host"),
     "f-redirect-pf": ("error", 502, "redirect to another host"),
+    # a redirect to itself after 900 ms, again and again: the one timeout covers every hop
+    # (each hop had a timeout of its own before: 4 hops, 3.6 s, then "more than 3
+    # redirects", a 502)
+    "f-slow-redirects": ("timeout", 504, "no answer within %d ms" % TIMEOUT_MS),
 }
+TIMEOUTS = ("f-hang", "f-slow-redirects")
 
 
 def quote(s):
@@ -81,7 +87,7 @@ class EngineFaults(ServerTestCase):
         cls.fakes = []
         cls.answers = []  # every API answer's body, checked for keys at the end
         cls.figures = {"faults": 0, "slowest_fault_s": 0.0, "slowest_healthy_s": 0.0,
-                       "hang_s": []}
+                       "timeouts_s": []}
         super().setUpClass()
         try:
             cls.setup_engines()
@@ -106,6 +112,9 @@ class EngineFaults(ServerTestCase):
         garbage = cls.fake(FakeN8n, keys=[N8N_KEY], workflows=3)
         garbage.switch("garbage")
         cls.add("f-garbage", "n8n", garbage.url, N8N_KEY)
+        chain = cls.fake(FakeN8n, keys=[N8N_KEY], workflows=3)
+        chain.switch("redirect", location=chain.url, status=302, delay_ms=900)
+        cls.add("f-slow-redirects", "n8n", chain.url, N8N_KEY)
         # redirects to another host, each with a fake of its own there that logs requests
         cls.redirects = {}  # engine -> (the fake that redirects, the other host's fake, key)
         src, other = cls.fake(FakeN8n, keys=[N8N_KEY]), cls.fake(FakeN8n, keys=[N8N_KEY])
@@ -142,13 +151,14 @@ class EngineFaults(ServerTestCase):
                 f.stop()
         elsewhere = sum(o.request_count() for _, o, _ in getattr(cls, "redirects", {}).values())
         f = cls.figures
-        print("\n  figures: %d fault calls through the API (7 faulty engines, each on /test,"
+        print("\n  figures: %d fault calls through the API (8 faulty engines, each on /test,"
               " its workflows and a run's start, and 2 fan-outs over them), each answered"
-              " within %.1f s + %.1f s (slowest %.2f s; the hang's and the fan-outs' answers"
-              " %s s for a %d ms timeout); healthy engines asked meanwhile: slowest %.3f s;"
+              " within %.1f s + %.1f s (slowest %.2f s; the answers of the hang, the slow"
+              " redirects and the fan-outs %s s for a %d ms timeout); healthy engines asked"
+              " meanwhile: slowest %.3f s;"
               " requests reaching another host: %d"
               % (f["faults"], TIMEOUT_MS / 1000, MARGIN_S, f["slowest_fault_s"],
-                 "/".join("%.2f" % t for t in f["hang_s"]), TIMEOUT_MS,
+                 "/".join("%.2f" % t for t in f["timeouts_s"]), TIMEOUT_MS,
                  f["slowest_healthy_s"], elsewhere))
 
     @classmethod
@@ -204,9 +214,10 @@ class EngineFaults(ServerTestCase):
                                                                    TIMEOUT_MS))
         self.figures["faults"] += 1
         self.figures["slowest_fault_s"] = max(self.figures["slowest_fault_s"], took)
-        if "f-hang" in path or "engine=" not in path and "/api/v1/workflows" in path:
-            self.figures["hang_s"].append(took)
-            self.assertGreaterEqual(took, TIMEOUT_MS / 1000 - 0.05, "a hang ended early")
+        fan_out = "engine=" not in path and path.startswith("/api/v1/workflows")
+        if fan_out or any("/%s/" % n in path for n in TIMEOUTS):
+            self.figures["timeouts_s"].append(took)
+            self.assertGreaterEqual(took, TIMEOUT_MS / 1000 - 0.05, "a timeout came early")
         return out["r"]
 
     def assertNothingElsewhere(self, key_sent=True):

@@ -75,6 +75,13 @@ static void redirect(struct evhttp_request *req, int port, const char *path, int
     evhttp_send_reply(req, code, "Moved", NULL);
 }
 
+static void redirect_later(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    redirect(arg, main_srv.port, "/slow-loop", 307);
+}
+
 static void big(struct evhttp_request *req)
 {
     struct evbuffer *b = evbuffer_new();
@@ -115,7 +122,10 @@ static void handle(struct evhttp_request *req, void *arg)
         redirect(req, main_srv.port, "/method", 302);
     else if (!strcmp(path, "/loop"))
         redirect(req, main_srv.port, "/loop", 307);
-    else if (!strcmp(path, "/elsewhere"))
+    else if (!strcmp(path, "/slow-loop")) { /* a redirect to itself after 300 ms */
+        struct timeval tv = {0, 300000};
+        event_base_once(s->base, -1, EV_TIMEOUT, redirect_later, req, &tv);
+    } else if (!strcmp(path, "/elsewhere"))
         redirect(req, other_srv.port, "/ok", 302);
     else
         reply_text(req, 404, "text/plain", "not found");
@@ -258,6 +268,19 @@ static void test_redirects(void **state)
     wf_http_perform(&r);
     assert_int_equal(r.result, WF_HTTP_REDIRECT);
     assert_non_null(strstr(r.detail, "more than 3 redirects"));
+    wf_http_request_free(&r);
+
+    /* one timeout for the whole request, its redirects included: hops of 300 ms each
+     * within 700 ms end with the timeout on the third hop, not after four hops (1.2 s,
+     * which curl's own timeout, counted from each hop's start, allowed) */
+    prepare(&r, &main_srv, "/slow-loop");
+    r.timeout_ms = 700;
+    double t0 = now_s();
+    wf_http_perform(&r);
+    double took = now_s() - t0;
+    assert_int_equal(r.result, WF_HTTP_TIMEOUT);
+    assert_in_range(r.redirects, 1, 2); /* 2, or 1 on a slow machine */
+    assert_true(took < 1.1);
     wf_http_request_free(&r);
 
     int before = atomic_load(&other_srv.requests);
