@@ -153,6 +153,28 @@ static bool is_password_key(const char *start, const char *eq)
            (n == 11 && !strncasecmp(start, "sslpassword", 11));
 }
 
+static int hex_value(char c);
+
+/* The same for a key of a URL's query, which libpq percent-decodes first
+ * ("pass%77ord" is "password"). */
+static bool is_password_key_encoded(const char *start, const char *eq)
+{
+    char key[16]; /* longer than "sslpassword" once decoded: not a password key */
+    size_t n = 0;
+    for (const char *p = start; p < eq; p++) {
+        int hi, lo;
+        if (n == sizeof key)
+            return false;
+        if (*p == '%' && eq - p > 2 && (hi = hex_value(p[1])) >= 0 && (lo = hex_value(p[2])) >= 0) {
+            key[n++] = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            key[n++] = *p;
+        }
+    }
+    return is_password_key(key, key + n);
+}
+
 /* password=... in a URL's query string (searched from `from`, past the authority, whose
  * password may hold a '?'): values end at '&' or '#'. */
 static void query_passwords(const char *url, size_t from, span_fn fn, void *ctx)
@@ -162,7 +184,7 @@ static void query_passwords(const char *url, size_t from, span_fn fn, void *ctx)
         const char *key = q + 1;
         const char *end = key + strcspn(key, "&#");
         const char *eq = memchr(key, '=', (size_t)(end - key));
-        if (eq && is_password_key(key, eq) && eq + 1 < end)
+        if (eq && is_password_key_encoded(key, eq) && eq + 1 < end)
             fn(url, (span){(size_t)(eq + 1 - url), (size_t)(end - eq - 1)}, ctx);
         q = *end == '&' ? end : NULL;
     }

@@ -201,6 +201,10 @@ static void test_redact(void **state)
     redacts_to("postgresql://u:a1@h/db?password=b2", "postgresql://u:***@h/db?password=***");
     redacts_to("postgresql://h/db?sslpassword=k&PASSWORD=x",
                "postgresql://h/db?sslpassword=***&PASSWORD=***");
+    /* libpq percent-decodes a query's keys too (found by tests/fuzz/fuzz_db_url) */
+    redacts_to("postgresql://h/db?pass%77ord=secret", "postgresql://h/db?pass%77ord=***");
+    redacts_to("postgresql://u:p@h/db?%70assword=s2&%73slpassword=k",
+               "postgresql://u:***@h/db?%70assword=***&%73slpassword=***");
     /* a raw '/', '?' or '#' in a password: libpq cannot parse it, yet it is a secret */
     redacts_to("postgresql://user:pa/ss0rd@host/db", "postgresql://user:***@host/db");
     redacts_to("postgresql://user:pa?ss@host/db", "postgresql://user:***@host/db");
