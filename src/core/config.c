@@ -115,9 +115,10 @@ typedef struct span {
 
 typedef void (*span_fn)(const char *url, span s, void *ctx);
 
+/* White space as libpq's key=value parser sees it: isspace() in the C locale. */
 static bool is_space(char c)
 {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
 /* The password of "scheme://user:password@host...", and where the authority ends (for
@@ -190,12 +191,18 @@ static void query_passwords(const char *url, size_t from, span_fn fn, void *ctx)
     }
 }
 
-/* The end of a libpq value starting at v: a quoted one ends after its closing quote
- * (backslash escapes), a bare one at whitespace. */
+/* The end of a libpq value starting at v: a quoted one ends after its closing quote, a
+ * bare one at white space; in both, a backslash escapes the next character (a bare
+ * "se\ cret" is one value). */
 static const char *kv_value_end(const char *v)
 {
-    if (*v != '\'')
-        return v + strcspn(v, " \t\r\n");
+    if (*v != '\'') {
+        for (; *v && !is_space(*v); v++) {
+            if (*v == '\\' && v[1])
+                v++;
+        }
+        return v;
+    }
     for (v++; *v && *v != '\''; v++) {
         if (*v == '\\' && v[1])
             v++;
@@ -211,7 +218,8 @@ static void kv_passwords(const char *s, span_fn fn, void *ctx)
         while (is_space(*p))
             p++;
         const char *key = p;
-        p += strcspn(p, "= \t\r\n");
+        while (*p && *p != '=' && !is_space(*p))
+            p++;
         const char *eq = p;
         while (is_space(*eq))
             eq++;

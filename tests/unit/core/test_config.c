@@ -235,6 +235,11 @@ static void test_redact_libpq_keywords(void **state)
     redacts_to("host=db sslpassword=k1 password=k2", "host=db sslpassword=*** password=***");
     redacts_to("host=db user=password dbname=password", "host=db user=password dbname=password");
     redacts_to("host=db user=u", "host=db user=u");
+    /* libpq's white space is isspace()'s, and a backslash escapes one in a bare value
+     * (found by tests/fuzz/fuzz_db_url) */
+    redacts_to("host=db password=se\\ cret dbname=x", "host=db password=*** dbname=x");
+    redacts_to("host=db\vpassword=secret", "host=db\vpassword=***");
+    redacts_to("host=db\fpassword=secret\fdbname=x", "host=db\fpassword=***\fdbname=x");
     /* a value that holds "://" does not make the string a URL: libpq reads key=value
      * pairs unless the string starts with a scheme (found by tests/fuzz/fuzz_db_url) */
     redacts_to("host=db password=ab://cd", "host=db password=***");
