@@ -177,13 +177,14 @@ static bool is_password_key_encoded(const char *start, const char *eq)
 }
 
 /* password=... in a URL's query string (searched from `from`, past the authority, whose
- * password may hold a '?'): values end at '&' or '#'. */
+ * password may hold a '?'): values end at '&' only, as libpq reads them (it knows no
+ * fragment: "a#b" is the value). */
 static void query_passwords(const char *url, size_t from, span_fn fn, void *ctx)
 {
     const char *q = strchr(url + from, '?');
     while (q) {
         const char *key = q + 1;
-        const char *end = key + strcspn(key, "&#");
+        const char *end = key + strcspn(key, "&");
         const char *eq = memchr(key, '=', (size_t)(end - key));
         if (eq && is_password_key_encoded(key, eq) && eq + 1 < end)
             fn(url, (span){(size_t)(eq + 1 - url), (size_t)(end - eq - 1)}, ctx);
