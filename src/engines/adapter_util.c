@@ -184,6 +184,17 @@ static const char *json_message(const json_t *o)
     return m;
 }
 
+/* Appends text that came from the engine (a message, a header) for a detail: made
+ * printable and short, or not at all when it quotes the API key. */
+static void put_engine_text(const wf_job *j, const char *text, size_t max, wf_buf *out)
+{
+    const char *key = wf_buf_cstr(&j->call->key);
+    if (j->call->key.len >= 4 && strstr(text, key))
+        wf_buf_puts(out, "(the answer quotes the API key: not shown)");
+    else
+        wf_text_escape(out, text, max);
+}
+
 void wf_job_engine_message(const wf_job *j, wf_buf *out)
 {
     const wf_http_request *r = &j->req;
@@ -199,11 +210,8 @@ void wf_job_engine_message(const wf_job *j, wf_buf *out)
     } else if (!o && r->response.len) {
         wf_buf_put(&text, body, strcspn(body, "\r\n")); /* Windmill: "Not found: ..." */
     }
-    const char *key = wf_buf_cstr(&j->call->key);
-    if (j->call->key.len >= 4 && strstr(wf_buf_cstr(&text), key))
-        wf_buf_puts(out, "(the answer quotes the API key: not shown)");
-    else if (text.len)
-        wf_text_escape(out, wf_buf_cstr(&text), MESSAGE_MAX);
+    if (text.len)
+        put_engine_text(j, wf_buf_cstr(&text), MESSAGE_MAX, out);
     wf_buf_wipe(&text);
     json_decref(o);
 }
@@ -262,10 +270,13 @@ json_t *wf_job_json(wf_job *j, const char *what)
 {
     const wf_http_request *r = &j->req;
     if (!wf_http_is_json(r)) {
+        wf_buf ct = WF_BUF_INIT; /* the engine's header: it could echo the key */
+        put_engine_text(j, r->content_type[0] ? r->content_type : "none", 60, &ct);
         wf_job_fail(j, WF_CALL_ERROR,
-                    "%s: the answer is not JSON (content type '%.60s'): is api_url this "
+                    "%s: the answer is not JSON (content type '%s'): is api_url this "
                     "engine's base URL?",
-                    what, r->content_type[0] ? r->content_type : "none");
+                    what, wf_buf_cstr(&ct));
+        wf_buf_free(&ct);
         return NULL;
     }
     json_error_t e;

@@ -45,6 +45,8 @@ static void test_test_failures(void **state)
         {500, "text/plain", "boom\nsecond line", WF_CALL_ERROR, "HTTP 500: boom"},
         {401, "application/json", "{\"message\":\"bad key " KEY "\"}", WF_CALL_UNAUTHORIZED,
          "quotes the API key: not shown"},
+        /* the content type is quoted too, and may echo a header (tests/fuzz/fuzz_n8n) */
+        {200, "text/plain; echo=" KEY, "ok", WF_CALL_ERROR, "not JSON"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fx f;
