@@ -4,11 +4,16 @@
  * migrate, keys, users, tokens, check, serve).
  * The database and the keyring are opened by the commands that need them, so that
  * `wfreg --help` or `wfreg keys generate` work anywhere.
+ *
+ * Before anything else, the process protects the secrets it will hold (core/secmem.h):
+ * no core file, not readable by other processes of the same user.
  */
 #include "cli.h"
 
 #include "core/log.h"
+#include "core/secmem.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,6 +57,10 @@ static const wf_subcommand commands[] = {
 
 int main(int argc, char **argv)
 {
+    int saved_errno = 0;
+    if (wf_secmem_protect_process() != 0)
+        saved_errno = errno;
+
     wf_cli c;
     memset(&c, 0, sizeof c);
     c.out = stdout;
@@ -88,6 +97,8 @@ int main(int argc, char **argv)
     /* A command prints its own results; the log shows only warnings and errors unless
      * LOG_LEVEL asks for more. */
     wf_log_setup(getenv("LOG_LEVEL") ? c.config.log_level : WF_LOG_WARN, c.config.log_format);
+    if (saved_errno) /* never seen in practice: lowering a limit and PR_SET_DUMPABLE 0 */
+        wf_warn("could not disable core dumps: %s", strerror(saved_errno));
     code = cmd->run(&c, argc - 1, argv + 1);
 done:
     wf_registry_free(c.registry);
