@@ -185,14 +185,19 @@ static const char *json_message(const json_t *o)
 }
 
 /* Appends text that came from the engine (a message, a header) for a detail: made
- * printable and short, or not at all when it quotes the API key. */
+ * printable and short, or not at all when it quotes the API key, as sent or as it would
+ * be shown (an escape's hex digits can spell the key's first characters: "\x9f" then
+ * "a-key..." shows "...fa-key..."). */
 static void put_engine_text(const wf_job *j, const char *text, size_t max, wf_buf *out)
 {
     const char *key = wf_buf_cstr(&j->call->key);
-    if (j->call->key.len >= 4 && strstr(text, key))
+    wf_buf shown = WF_BUF_INIT;
+    wf_text_escape(&shown, text, max);
+    if (j->call->key.len >= 4 && (strstr(text, key) || strstr(wf_buf_cstr(&shown), key)))
         wf_buf_puts(out, "(the answer quotes the API key: not shown)");
     else
-        wf_text_escape(out, text, max);
+        wf_buf_puts(out, wf_buf_cstr(&shown));
+    wf_buf_wipe(&shown);
 }
 
 void wf_job_engine_message(const wf_job *j, wf_buf *out)

@@ -60,6 +60,20 @@ static void test_test_failures(void **state)
     }
 }
 
+/* The check for a quoted key looks at the detail as shown: escaping a byte that is not
+ * UTF-8 ("\x9f") must not spell the key with the text after it (tests/fuzz/fuzz_n8n). */
+static void test_key_spelled_by_escape(void **state)
+{
+    (void)state;
+    fx f;
+    fx_setup(&f, "n8n", BASE, NULL, "fa-key-0123456789");
+    start(&f, wf_job_new_test(&f.call));
+    assert_int_equal(reply(&f, 500, "text/plain", "\237a-key-0123456789"), WF_STEP_DONE);
+    assert_status(&f, WF_CALL_ERROR);
+    assert_null(strstr(wf_job_detail(f.j), "fa-key-0123456789"));
+    fx_teardown(&f);
+}
+
 static void test_test_transport(void **state)
 {
     (void)state;
@@ -357,6 +371,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_test_up),
         cmocka_unit_test(test_test_failures),
+        cmocka_unit_test(test_key_spelled_by_escape),
         cmocka_unit_test(test_test_transport),
         cmocka_unit_test(test_no_key),
         cmocka_unit_test(test_workflows_all_pages),
