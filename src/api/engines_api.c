@@ -271,7 +271,6 @@ static void write_engine(wf_req *r, bool is_create)
         rc = wf_writes_update(r->w->store, api->keyring, snap, r->params[0], &p, &actor, &e, &err);
         wf_snapshot_unref(snap);
     }
-    wipe_key(body);
     if (rc == WF_ERR_KEY)
         wf_reply_detail(r, 503, "%s", err.msg);
     else if (rc < 0)
@@ -280,6 +279,7 @@ static void write_engine(wf_req *r, bool is_create)
         reply_engine(r, is_create ? 201 : 200, e->name);
     pthread_mutex_unlock(&api->write_lock);
 done:
+    wipe_key(body); /* also when refused: the key came all the same */
     wf_engine_free(e);
     free(config);
     json_decref(body);

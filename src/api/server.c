@@ -18,10 +18,14 @@
  * Stopping: SIGTERM or SIGINT stops the accepting, lets requests in flight finish (and
  * tells keep-alive clients Connection: close), then ends the loops, at most 5 s later.
  * Requests still waiting for an engine then are dropped (their connections close).
+ *
+ * libevent allocates with core/secmem.h's functions: a request's body (an API key, a
+ * password) is overwritten when its buffers are freed.
  */
 #include "internal.h"
 
 #include "core/log.h"
+#include "core/secmem.h"
 #include "store/migrate.h"
 
 #include <arpa/inet.h>
@@ -629,6 +633,9 @@ int wf_api_serve(const wf_config *config, const wf_api_options *opts_in, wf_err 
     sigset_t block, old;
     int started = 0;
     char url[128] = "";
+    /* Before any other libevent call, as libevent asks (secmem's functions would mix
+     * with libc's anyway). */
+    event_set_mem_functions(wf_secmem_malloc, wf_secmem_realloc, wf_secmem_free);
     evthread_use_pthreads();
     signal(SIGPIPE, SIG_IGN);
 

@@ -153,17 +153,27 @@ static int finish_secret(wf_buf *b, const char *when_empty, wf_err *err)
     return 0;
 }
 
+/* With read(2), not stdio: stdin's FILE buffer would keep a copy of the secret that
+ * nothing wipes. */
 int wf_cli_read_secret_stdin(wf_buf *out, wf_err *err)
 {
     char chunk[1024];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
-        wf_buf_put(out, chunk, n);
+    ssize_t n;
+    bool failed = false;
+    for (;;) {
+        n = read(STDIN_FILENO, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            failed = n < 0;
+            break;
+        }
+        wf_buf_put(out, chunk, (size_t)n);
         if (out->len > 64 * 1024)
             break; /* far beyond any key: validation will say so */
     }
     wf_secure_zero(chunk, sizeof chunk);
-    if (ferror(stdin))
+    if (failed)
         return wf_err_set(err, WF_ERR_IO, "api_key: cannot read standard input");
     return finish_secret(out, "standard input was empty", err);
 }

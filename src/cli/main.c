@@ -6,7 +6,8 @@
  * `wfreg --help` or `wfreg keys generate` work anywhere.
  *
  * Before anything else, the process protects the secrets it will hold (core/secmem.h):
- * no core file, not readable by other processes of the same user.
+ * no core file, not readable by other processes of the same user, and jansson's memory
+ * overwritten when freed (the environment's engines are parsed from JSON with their keys).
  */
 #include "cli.h"
 
@@ -60,6 +61,7 @@ int main(int argc, char **argv)
     int saved_errno = 0;
     if (wf_secmem_protect_process() != 0)
         saved_errno = errno;
+    wf_secmem_use_for_json();
 
     wf_cli c;
     memset(&c, 0, sizeof c);

@@ -96,6 +96,7 @@ static void base64_put(wf_buf *out, const unsigned char *in, size_t len)
                      i + 1 < len ? tbl[(v >> 6) & 63] : '=', i + 2 < len ? tbl[v & 63] : '='};
         wf_buf_put(out, q, 4);
         wf_secure_zero(&v, sizeof v);
+        wf_secure_zero(q, sizeof q);
     }
 }
 

@@ -6,10 +6,14 @@
  * A transfer is a request while it runs: its easy handle, curl's copy of the headers
  * (wiped when it ends), the error buffer, when it may start (delay_ms) and the callback.
  * The multi keeps every transfer it was given in one list until its callback has run.
+ *
+ * libcurl allocates with core/secmem.h's functions: the request it writes for an engine
+ * carries the key in a header, and its buffers are overwritten when freed.
  */
 #include "http_internal.h"
 
 #include "core/err.h"
+#include "core/secmem.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -41,7 +45,8 @@ static CURLcode global_rc = CURLE_OK;
 
 static void global_init(void)
 {
-    global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    global_rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, wf_secmem_malloc, wf_secmem_free,
+                                     wf_secmem_realloc, wf_secmem_strdup, wf_secmem_calloc);
 }
 
 static int64_t now_ms(void)

@@ -207,6 +207,38 @@ def dumpable_check(wfreg, env, cwd, timeout=10):
         server.stderr.close()
 
 
+def scan_memory(pid, needles, max_mapping=1 << 30):
+    """Every readable and writable mapping of the process (heap, stacks, libraries' data;
+    mappings over max_mapping, such as ASan's shadow, are left out) searched for each of
+    needles (bytes). Returns ({needle: [(mapping, offset, excerpt)]}, bytes read). Needs
+    the right to read /proc/PID/mem (root, or CAP_SYS_PTRACE for a process that is not
+    dumpable): PermissionError otherwise."""
+    hits, total = {}, 0
+    with open("/proc/%d/maps" % pid) as f:
+        maps = f.read().splitlines()
+    with open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            parts = line.split()
+            perms = parts[1]
+            name = parts[5] if len(parts) > 5 else "[anon]"
+            if not perms.startswith("rw") or name in ("[vvar]", "[vsyscall]", "[vdso]"):
+                continue
+            a, b = (int(x, 16) for x in parts[0].split("-"))
+            if b - a > max_mapping:
+                continue
+            try:
+                mem.seek(a)
+                data = mem.read(b - a)
+            except OSError:
+                continue
+            total += len(data)
+            for n in needles:
+                for m in re.finditer(re.escape(n), data):
+                    lo, hi = max(0, m.start() - 48), min(len(data), m.end() + 16)
+                    hits.setdefault(n, []).append((name, m.start(), data[lo:hi]))
+    return hits, total
+
+
 def process_checks(test, sweep, pid, what):
     """The /proc checks of a running wfreg: its command line holds no secret and no core
     file can be written (core size limit 0, soft and hard; dumpable_check does the rest). Its

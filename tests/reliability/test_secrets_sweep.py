@@ -27,6 +27,12 @@ DATABASE_URL that cannot connect. Then:
   /proc/PID/environ holds SECRET_KEY and the environment engines' keys because the test
   passes them there: it is reported, not counted.
 
+test_key_material_is_wiped: after requests that carry keys (accepted and refused) and
+calls that send them to engines, the server's memory (heap, stacks, libraries' data,
+read through /proc/PID/mem) holds none of the database engines' keys, nor the passwords
+used to log in: what held them was overwritten before it was freed. Environment
+engines' keys and SECRET_KEY live as long as the process and are not looked for.
+
 "Refuses to start without a key": tests/api/test_secrets.py
 (Keys.test_refuses_to_start_without_a_key); checked here again with markers around.
 """
@@ -629,6 +635,90 @@ class SecretsSweep(unittest.TestCase):
             print("  " + n)
         self.assertEqual(sweep.hits, [], sweep.report("secrets found"))
         self.assertGreater(sweep.total(), 800)
+
+    def test_key_material_is_wiped(self):
+        """Nothing freed still holds a key: the server's memory, after requests that
+        carried keys and calls that sent them, holds none of the database engines' keys
+        nor the passwords it checked."""
+        w, m = self.world, self.world.m
+        # no health monitor: a check in flight would hold a key legitimately
+        s = Server(env=w.server_env(WFREG_HEALTH_INTERVAL="0"))
+        try:
+            pw = m.new("scan-password")
+            s.add_user("scan-admin", "admin", pw)
+            s.start()
+            token = s.login("scan-admin", pw)
+            s.json("POST", "/api/v1/auth/login", {"username": "scan-admin",
+                                                  "password": m.new("scan-wrong-password")})
+            scan_keys = []
+            fake_keys = [w.keys["n8n-key"], w.keys["n8n-key-patched"]]
+            for i in range(6):
+                # a key accepted, refused, and replaced; each engine called with its key
+                good = fake_keys[i % 2]
+                status, _, obj = s.json("POST", ENGINES, {
+                    "name": "scan-%d" % i, "engine_type": "n8n", "api_url": w.n8n.url,
+                    "api_key": good}, token=token)
+                self.assertEqual(status, 201, obj)
+                refused = m.new("scan-refused-%d" % i)
+                scan_keys.append(refused)
+                status, _, obj = s.json("POST", ENGINES, {
+                    "name": "Scan %d" % i, "engine_type": "n8n", "api_url": w.n8n.url,
+                    "api_key": refused}, token=token)
+                self.assertEqual(status, 422, obj)
+                status, _, obj = s.json("POST", ENGINES, {
+                    "name": "scan-%d" % i, "engine_type": "n8n", "api_url": w.n8n.url,
+                    "api_key": m.new("scan-conflict-%d" % i)}, token=token)
+                self.assertEqual(status, 409, obj)
+                scan_keys.append(w.m.values["scan-conflict-%d" % i])
+                status, _, obj = s.json("POST", ENGINES + "/scan-%d/test" % i, token=token)
+                self.assertEqual((status, obj["status"]), (200, "up"), obj)
+                self.assertEqual(s.request("GET", ENGINES + "/scan-%d/workflows" % i,
+                                           token=token).status, 200)
+                replaced = m.new("scan-replaced-%d" % i)
+                scan_keys.append(replaced)
+                status, _, obj = s.json("PATCH", ENGINES + "/scan-%d" % i, {"api_key": replaced},
+                                        token=token)
+                self.assertEqual(status, 200, obj)
+                status, _, obj = s.json("PATCH", ENGINES + "/scan-%d" % i, {"api_key": good},
+                                        token=token)
+                self.assertEqual(status, 200, obj)
+            for name, key in (("pf-scan", w.keys["prefect-key"]),
+                              ("wm-scan", w.keys["windmill-key"])):
+                etype = "prefect" if name.startswith("pf") else "windmill"
+                status, _, obj = s.json("POST", ENGINES, {
+                    "name": name, "engine_type": etype,
+                    "api_url": w.pf.base_url if etype == "prefect" else w.wm.url,
+                    "api_key": key, "config": {"workspace": "demo"} if etype == "windmill"
+                    else {}}, token=token)
+                self.assertEqual(status, 201, obj)
+                status, _, obj = s.json("POST", ENGINES + "/%s/test" % name, token=token)
+                self.assertEqual((status, obj["status"]), (200, "up"), obj)
+                self.assertEqual(s.request("GET", "/api/v1/workflows?engine=" + name,
+                                           token=token).status, 200)
+            # the keys in use live on, encrypted: every key above and the passwords
+            needles = {label: v.encode() for label, v in w.m.values.items()
+                       if v in scan_keys or label.startswith("scan-")}
+            for label in ("n8n-key", "n8n-key-patched", "prefect-key", "windmill-key"):
+                needles[label] = w.keys[label].encode()
+            needles["prefect-key as sent (Basic)"] = base64.b64encode(
+                w.keys["prefect-key"].encode())
+            time.sleep(0.2)
+            try:
+                hits, total = sweeplib.scan_memory(s.proc.pid, list(needles.values()))
+            except PermissionError:
+                self.skipTest("no right to read /proc/PID/mem (root or CAP_SYS_PTRACE needed)")
+            found = {label: hits[n] for label, n in needles.items() if n in hits}
+            print("\n  memory of the server: %.1f MB read, %d secrets looked for, %d found"
+                  % (total / 1e6, len(needles), len(found)))
+            for label, where in found.items():
+                print("  FOUND %s: %d copies, e.g. %r" % (label, len(where), where[0]))
+            self.assertGreater(total, 1 << 20)
+            self.assertEqual(sorted(found), [], "secrets left in the server's memory")
+            rc, _ = s.stop()
+            self.assertEqual(rc, 0)
+            self.assertEqual(s.sanitizer_reports(), [])
+        finally:
+            s.close()
 
 
 if __name__ == "__main__":
