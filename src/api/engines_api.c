@@ -150,10 +150,8 @@ void wf_handle_engine_get(wf_req *r)
     wf_snapshot_unref(snap);
 }
 
-/* The body's members, checked for type, as a patch. Unknown members are errors.
- * config_text receives the compact text of "config" (caller frees). */
-static int body_to_patch(json_t *body, bool is_create, wf_engine_patch *p, char **config_text,
-                         json_t **extra, wf_err *err)
+int wf_api_engine_patch_from_body(json_t *body, bool is_create, wf_engine_patch *p,
+                                  char **config_text, json_t **extra, wf_err *err)
 {
     static const char *const known[] = {"name",    "engine_type", "api_url",
                                         "api_key", "active",      "config"};
@@ -230,7 +228,7 @@ static void wipe_key(json_t *body)
 
 /* Adds the rule errors of the fields a patch does set (the ones of the right type) to
  * err. Validated as an update of the current engine (or of an empty one), so that fields
- * missing on create are not reported twice: body_to_patch reported them. */
+ * missing on create are not reported twice: wf_api_engine_patch_from_body reported them. */
 static void add_rule_errors(wf_api *api, const char *name, const wf_engine_patch *p, wf_err *err)
 {
     wf_snapshot *snap = wf_registry_acquire(api->registry);
@@ -255,7 +253,7 @@ static void write_engine(wf_req *r, bool is_create)
     wf_actor actor = {r->who.user_id, r->who.username};
     wf_api *api = r->w->api;
     json_t *extra = NULL;
-    int rc = body_to_patch(body, is_create, &p, &config, &extra, &err);
+    int rc = wf_api_engine_patch_from_body(body, is_create, &p, &config, &extra, &err);
     if (rc < 0) {
         /* Unknown and mistyped fields first; the rules still check the fields that had
          * the right type, so that the client sees every problem in one answer. */

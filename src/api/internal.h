@@ -167,6 +167,8 @@ void wf_reply_empty(wf_req *r, int status);
 /* Reads the JSON body: 415 unless application/json, 400 when it does not parse, 422 for
  * duplicate keys or a body that is not an object. Returns NULL after replying. */
 json_t *wf_read_json_object(wf_req *r);
+/* How it parses a body: duplicate keys refused; any value (the object check is its own). */
+#define WF_API_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
 /* A query parameter, or NULL. */
 const char *wf_query(wf_req *r, const char *name);
 
@@ -185,6 +187,13 @@ void wf_handle_logout(wf_req *r);
 void wf_handle_me(wf_req *r);
 
 /* engines_api.c */
+/* A request body (a JSON object) as a patch: the members checked for type only (the
+ * rules are wf_engine_validate_patch's), missing ones reported on create, and unknown
+ * ones returned in *extra as 422 detail entries (NULL when none; caller decrefs). The
+ * patch's strings point into body; *config_text is the compact text of "config" (caller
+ * frees). Returns 0, or WF_ERR_INVALID with the field errors in err. */
+int wf_api_engine_patch_from_body(json_t *body, bool is_create, wf_engine_patch *p,
+                                  char **config_text, json_t **extra, wf_err *err);
 void wf_handle_engines_list(wf_req *r);
 void wf_handle_engine_get(wf_req *r);
 void wf_handle_engine_create(wf_req *r);

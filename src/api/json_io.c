@@ -244,7 +244,7 @@ json_t *wf_read_json_object(wf_req *r)
     }
     const char *data = (const char *)evbuffer_pullup(in, (ev_ssize_t)len);
     json_error_t jerr;
-    json_t *j = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    json_t *j = json_loadb(data ? data : "", len, WF_API_JSON_FLAGS, &jerr);
     if (!j) {
         /* jansson's text can quote the input ("near '...'"), which may hold a key: cut it */
         char *near = strstr(jerr.text, " near ");
