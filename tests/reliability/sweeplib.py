@@ -1,6 +1,7 @@
 """sweeplib.py: what the secrets sweeps share (tests/reliability/test_secrets_sweep.py on
-SQLite, tests/pg/test_secrets_sweep.py with a PostgreSQL password): unique markers, one
-search over everything wfreg writes, and the checks of a running wfreg process in /proc.
+SQLite, tests/pg/test_secrets_sweep_pg.py with a PostgreSQL password): unique markers,
+one search over everything wfreg writes, and the checks of a running wfreg process in
+/proc.
 
 Markers: every secret of a run starts with the run's tag ("mk" and 10 hex digits, 12
 characters), so that one search for the tag finds any of them, or any piece of 12 or more
@@ -115,7 +116,10 @@ class Sweep:
             title, self.total(), self.bytes / 1e6, len(self.hits))]
         for kind in sorted(self.places):
             lines.append("  %6d  %s" % (self.places[kind], kind))
-        lines.append("  searched for: %s" % ", ".join(l for l, _ in self.m.forms()))
+        extra = [l for l in self.m.extra if not l.endswith("(standard base64)")]
+        lines.append("  searched for: the marker tag (%d markers start with it), as it is and "
+                     "in base64; %d secrets that are no markers, as they are and in standard "
+                     "base64: %s" % (len(self.m.values), len(extra), ", ".join(extra)))
         for kind, where, label, excerpt in self.hits[:30]:
             lines.append("  HIT %s [%s] %s: %r" % (kind, where, label, excerpt))
         return "\n".join(lines)

@@ -1,7 +1,7 @@
 """test_secrets_sweep.py: issue 7's secrets sweep, on SQLite, in one place. ctest runs it
 as `python3 tests/reliability/test_secrets_sweep.py path/to/wfreg` (label integration,
 again under the sanitizers). The PostgreSQL part (a marker in a real database password)
-is tests/pg/test_secrets_sweep.py.
+is tests/pg/test_secrets_sweep_pg.py.
 
 Every secret of the run carries a unique marker (tests/reliability/sweeplib.py): the API
 keys of engines of all three types, in the database and in the environment, registered
@@ -345,14 +345,9 @@ class ApiDriver:
         return self.count
 
 
-class SecretsSweep(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.world = World()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.world.stop()
+class Drives:
+    """The command-line drives, for a TestCase with self.world (also the PostgreSQL
+    sweep's, tests/pg/test_secrets_sweep_pg.py)."""
 
     def cli(self, sweep, base_env, what, *args, input=None, expect=None, search=True,
             timeout=60):
@@ -548,6 +543,41 @@ class SecretsSweep(unittest.TestCase):
                     n += 1
         return n
 
+    def check_keys_sent(self):
+        """The keys reached the engines, so the adapters did send them (and the search
+        looked for something that was there to leak), but never a key that no
+        configured key opens."""
+        w, k = self.world, self.world.keys
+        sent = {
+            "n8n-key-patched": w.fake_saw(w.n8n, "X-N8N-API-KEY", k["n8n-key-patched"]),
+            "env-n8n-key": w.fake_saw(w.n8n, "X-N8N-API-KEY", k["env-n8n-key"]),
+            "env-extra-key": w.fake_saw(w.n8n, "X-N8N-API-KEY", k["env-extra-key"]),
+            "cli-n8n-key-updated": w.fake_saw(w.n8n, "X-N8N-API-KEY", k["cli-n8n-key-updated"]),
+            "prefect-key": w.fake_saw(w.pf, "Authorization", "Basic " + base64.b64encode(
+                k["prefect-key"].encode()).decode()),
+            "env-prefect-key": w.fake_saw(w.pf, "Authorization", "Basic " + base64.b64encode(
+                k["env-prefect-key"].encode()).decode()),
+            "windmill-key": w.fake_saw(w.wm, "Authorization", "Bearer " + k["windmill-key"]),
+            "env-windmill-key": w.fake_saw(w.wm, "Authorization",
+                                           "Bearer " + k["env-windmill-key"]),
+            "wrong-n8n-key": w.fake_saw(w.n8n, "X-N8N-API-KEY", w.wrong["wrong-n8n-key"]),
+            "slow-key": w.fake_saw(w.slow, "X-N8N-API-KEY", k["slow-key"]),
+        }
+        self.assertEqual([n for n, ok in sent.items() if not ok], [],
+                         "keys the engines never received")
+        self.assertFalse(w.fake_saw(w.n8n, "X-N8N-API-KEY", k["unreadable-key"]),
+                         "a key no configured key opens was sent")
+
+
+class SecretsSweep(Drives, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.world = World()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.world.stop()
+
     def refuses_without_key(self, sweep):
         """serve will not start without SECRET_KEY or WFREG_FERNET_KEYS (as
         tests/api/test_secrets.py's Keys.test_refuses_to_start_without_a_key checks), and
@@ -603,27 +633,12 @@ class SecretsSweep(unittest.TestCase):
         bad_db_runs = self.drive_bad_database(sweep)
         self.refuses_without_key(sweep)
 
-        # the keys reached the engines (so the adapters did send them)
-        k = w.keys
-        sent = {
-            "n8n-key-patched": w.fake_saw(w.n8n, "X-N8N-API-KEY", k["n8n-key-patched"]),
-            "env-n8n-key": w.fake_saw(w.n8n, "X-N8N-API-KEY", k["env-n8n-key"]),
-            "env-extra-key": w.fake_saw(w.n8n, "X-N8N-API-KEY", k["env-extra-key"]),
-            "cli-n8n-key-updated": w.fake_saw(w.n8n, "X-N8N-API-KEY", k["cli-n8n-key-updated"]),
-            "prefect-key": w.fake_saw(w.pf, "Authorization", "Basic " + base64.b64encode(
-                k["prefect-key"].encode()).decode()),
-            "env-prefect-key": w.fake_saw(w.pf, "Authorization", "Basic " + base64.b64encode(
-                k["env-prefect-key"].encode()).decode()),
-            "windmill-key": w.fake_saw(w.wm, "Authorization", "Bearer " + k["windmill-key"]),
-            "env-windmill-key": w.fake_saw(w.wm, "Authorization",
-                                           "Bearer " + k["env-windmill-key"]),
-            "wrong-n8n-key": w.fake_saw(w.n8n, "X-N8N-API-KEY", w.wrong["wrong-n8n-key"]),
-            "slow-key": w.fake_saw(w.slow, "X-N8N-API-KEY", k["slow-key"]),
-        }
-        self.assertEqual([n for n, ok in sent.items() if not ok], [],
-                         "keys the engines never received")
-        self.assertFalse(w.fake_saw(w.n8n, "X-N8N-API-KEY", k["unreadable-key"]),
-                         "a key no configured key opens was sent")
+        self.check_keys_sent()
+        # the search finds a marker where there is one: in what the fakes received
+        probe = Sweep(w.m)
+        probe.search("probe", "the fakes' request logs", json.dumps(
+            [f.requests() for f in w.fakes]))
+        self.assertTrue(probe.hits, "the search finds no marker in the fakes' logs")
 
         print("\n" + sweep.report("secrets sweep (SQLite)"))
         print("  %d markers (%s ...); %d API requests, %d command runs with a database, "
