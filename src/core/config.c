@@ -98,7 +98,7 @@ void wf_config_free(wf_config *c)
 {
     if (!c)
         return;
-    free(c->database_url);
+    wf_free_secret(c->database_url); /* a PostgreSQL password, often */
     wf_free_secret(c->secret_key);
     wf_free_secret(c->fernet_keys);
     free(c->listen);
