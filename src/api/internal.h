@@ -61,6 +61,11 @@ typedef struct wf_api {
     /* bumped by the watch each time the database comes back: a worker whose connection
      * is older reopens it before its next request */
     atomic_uint db_generation;
+    /* the workers, for the watch, which may have them all close their connections at
+     * once (a SQLite file writable again: watch.c), and how many have done so */
+    struct wf_worker *workers;
+    int nworkers;
+    atomic_int stores_closed;
     /* One writer at a time in this process: SQLite allows one anyway, and a worker that
      * waits here wakes the moment the other is done, where SQLite's busy handler would
      * sleep in steps of milliseconds. */
@@ -75,7 +80,8 @@ typedef struct wf_worker {
     struct event_base *base;
     struct evhttp *http;
     struct evhttp_bound_socket *bound;
-    wf_store *store; /* this worker's own connection */
+    wf_store *store; /* this worker's own connection; NULL while closed at the watch's
+                        request (wf_api_close_stores), opened before the next request */
     pthread_t thread;
     unsigned store_generation; /* the api->db_generation this worker's store is from */
     bool store_broken;         /* a request saw WF_ERR_DB: reopen before the next one */
@@ -136,6 +142,11 @@ typedef struct wf_route {
 wf_req *wf_req_defer(wf_req *r, void (*abandon)(wf_req *d), void *ctx);
 /* After the reply: the access log line, metrics, no longer in flight; frees d. */
 void wf_req_finish(wf_req *d);
+
+/* server.c: has every worker close its database connection, each in its own thread at
+ * once (api->stores_closed counts them); a worker opens it again before its next request
+ * that needs it, once api->db_ok allows. For the watch (watch.c). */
+void wf_api_close_stores(wf_api *api);
 
 /* router.c */
 extern const wf_route wf_routes[];

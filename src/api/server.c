@@ -95,17 +95,21 @@ static void count_connection(wf_worker *w, struct evhttp_connection *evcon);
 /* Whether this worker may use the database now. While the watch finds it silent, no:
  * the request is answered 503 at once instead of waiting on a dead connection. Once it
  * is back (a newer generation), or after this worker's own request saw it fail, the
- * worker's connection is reopened first. */
+ * worker's connection is reopened first; one closed at the watch's request is opened. */
 static bool worker_store_ready(wf_worker *w)
 {
     wf_api *api = w->api;
     if (!atomic_load(&api->db_ok))
         return false;
     unsigned gen = atomic_load(&api->db_generation);
-    if (!w->store_broken && w->store_generation == gen)
+    if (w->store && !w->store_broken && w->store_generation == gen)
         return true;
-    if (wf_store_ping(w->store, NULL) < 0 && wf_store_reconnect(w->store, NULL) < 0)
+    if (!w->store) {
+        if (wf_store_open(api->config->database_url, &w->store, NULL) < 0)
+            return false;
+    } else if (wf_store_ping(w->store, NULL) < 0 && wf_store_reconnect(w->store, NULL) < 0) {
         return false;
+    }
     w->store_broken = false;
     w->store_generation = gen;
     return true;
@@ -431,6 +435,25 @@ static void stop_accepting(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* In the worker's thread, between two requests: see wf_api_close_stores. */
+static void close_store(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    wf_worker *w = arg;
+    wf_store_close(w->store);
+    w->store = NULL;
+    atomic_fetch_add(&w->api->stores_closed, 1);
+}
+
+void wf_api_close_stores(wf_api *api)
+{
+    struct timeval now = {0, 0};
+    atomic_store(&api->stores_closed, 0);
+    for (int i = 0; i < api->nworkers; i++)
+        event_base_once(api->workers[i].base, -1, EV_TIMEOUT, close_store, &api->workers[i], &now);
+}
+
 static void worker_free(wf_worker *w)
 {
     wf_http_multi_free(w->engines); /* engine calls in flight end without callbacks */
@@ -676,6 +699,8 @@ int wf_api_serve(const wf_config *config, const wf_api_options *opts_in, wf_err 
             event_base_loopexit(sv.workers[i].base, NULL);
         goto join;
     }
+    sv.api.workers = sv.workers;
+    sv.api.nworkers = started;
     rc = wf_watch_start(&sv.api, &sv.watch, err);
     if (rc == 0)
         rc = wf_health_start(sv.api.health, &sv.api, opts.health_interval_s, err);

@@ -13,6 +13,16 @@
  * does not). When the connection is lost it tries again every second; once it is back
  * it reloads in full, LISTENs again and bumps api->db_generation, which tells every
  * worker to reopen its own connection before its next request.
+ *
+ * SQLite opens a file this process may not write read-only (a server started on a
+ * read-only database serves reads; writes answer 503), and every connection of the
+ * process to that file shares one -shm mapping, read-only as long as any of them is
+ * open: a connection opened again, even once the file is writable, could not write
+ * either. So every second the watch asks whether its connection is read-only while the
+ * file is writable now; if so, it closes its own and has every worker close theirs, each
+ * in its own thread between two requests (the API answers 503 meanwhile, until the
+ * next tick), then opens its own again and lets the workers open theirs: writes work
+ * again without a restart.
  */
 #include "internal.h"
 
@@ -25,6 +35,7 @@
 #define RELOAD_EVERY_MS 250
 #define SAFETY_RELOAD_TICKS 120 /* 30 s */
 #define RECONNECT_TICKS 4       /* 1 s */
+#define CLOSE_WAIT_TICKS 40     /* 10 s: a worker busy longer than that is not waited for */
 
 struct wf_watch {
     wf_api *api;
@@ -36,6 +47,10 @@ struct wf_watch {
     bool started;
     bool connected;
     bool reload_failing; /* the database answers but the snapshots cannot be rebuilt */
+    bool warned_read_only;
+    bool reopening;        /* every connection closed: waiting for the workers' */
+    bool reopen_failing;   /* and the watch's own would not open again */
+    unsigned reopen_ticks; /* ticks since then */
     int64_t data_version;
     unsigned ticks;
 };
@@ -120,6 +135,58 @@ static void on_notify(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Every second: a SQLite file opened read-only and writable now has every connection
+ * closed (see the top). */
+static void check_read_only(wf_watch *wt)
+{
+    bool writable = false;
+    if (!wf_store_read_only(wt->store, &writable)) {
+        wt->warned_read_only = false;
+        return;
+    }
+    if (!writable) {
+        if (!wt->warned_read_only)
+            wf_warn("the database is read-only for this process: reads are served, writes "
+                    "answer 503 until it is writable");
+        wt->warned_read_only = true;
+        return;
+    }
+    atomic_store(&wt->api->db_ok, false);
+    wf_store_close(wt->store);
+    wt->store = NULL;
+    wt->reopening = true;
+    wt->reopen_ticks = 0;
+    wf_api_close_stores(wt->api);
+}
+
+/* Once every worker has closed its connection: opens the watch's own again, then lets
+ * the workers open theirs (a new generation; the API answers again). */
+static void finish_reopening(wf_watch *wt)
+{
+    wf_api *api = wt->api;
+    if (atomic_load(&api->stores_closed) < api->nworkers && ++wt->reopen_ticks < CLOSE_WAIT_TICKS)
+        return;
+    wf_err err;
+    wf_err_init(&err);
+    if (wf_store_open(api->config->database_url, &wt->store, &err) < 0) {
+        if (!wt->reopen_failing)
+            wf_warn("cannot open the database again (trying every 250 ms): %s", err.msg);
+        wt->reopen_failing = true;
+        return;
+    }
+    wt->reopening = wt->reopen_failing = false;
+    wt->warned_read_only = false;
+    listen_again(wt);
+    wf_store_data_version(wt->store, &wt->data_version, NULL);
+    reload(wt);
+    atomic_fetch_add(&api->db_generation, 1);
+    atomic_store(&api->db_ok, true);
+    if (wf_store_read_only(wt->store, NULL))
+        wf_warn("the database's connections were reopened, but it is read-only again");
+    else
+        wf_info("the database is writable again: its connections were reopened");
+}
+
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
@@ -128,6 +195,10 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
     wf_err err;
     wf_err_init(&err);
     wt->ticks++;
+    if (wt->reopening) {
+        finish_reopening(wt);
+        return;
+    }
     if (!wt->connected) {
         if (wt->ticks % RECONNECT_TICKS == 0 && wf_store_reconnect(wt->store, &err) == 0 &&
             wf_store_ping(wt->store, &err) == 0)
@@ -141,6 +212,11 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
             return;
         }
         /* it answers, but has no change counter (its schema rolled back): keep trying */
+    }
+    if (wt->ticks % RECONNECT_TICKS == 0) {
+        check_read_only(wt);
+        if (wt->reopening)
+            return;
     }
     bool due = wt->ticks % SAFETY_RELOAD_TICKS == 0;
     if (v == wt->data_version && !due && !wt->reload_failing)

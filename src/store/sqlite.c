@@ -8,6 +8,9 @@
  *   busy_timeout, set right after opening (before the switch to WAL, which locks), lets
  *   a second writer wait instead of failing at once.
  * - foreign_keys=ON, so that created_by really references app_users like on PostgreSQL.
+ * - A file this process may not write is opened read-only (SQLite's choice): reads work,
+ *   writes fail. sq_read_only tells, and whether the file is writable now: the server
+ *   then reopens every connection (api/watch.c explains why every one, at once).
  * - Every value is bound to a prepared statement; no value is ever formatted into SQL.
  * - Each engine_* writer is its own BEGIN IMMEDIATE transaction unless the caller has
  *   opened one with wf_store_begin, so that an import or a key rotation is one commit.
@@ -23,6 +26,7 @@
 #include "store.h"
 #include "sqlite_internal.h"
 
+#include "../core/buf.h"
 #include "../core/text.h"
 
 #include <errno.h>
@@ -681,7 +685,42 @@ static void sq_close(wf_store *s)
         rollback_raw(q);
         sqlite3_close_v2(q->db);
     }
+    free(q->path);
     free(q);
+}
+
+/* ---- a connection opened read-only ------------------------------------------------- */
+
+/* Whether this process may write the database now: the file, and its -wal and -shm
+ * files where they exist (while they do, the folder need not be writable). */
+static bool files_writable(const char *path)
+{
+    static const char *const suffixes[] = {"", "-wal", "-shm"};
+    bool ok = true;
+    wf_buf p = WF_BUF_INIT;
+    for (size_t i = 0; ok && i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        wf_buf_clear(&p);
+        wf_buf_printf(&p, "%s%s", path, suffixes[i]);
+        if (!wf_buf_ok(&p))
+            break;
+        /* the effective ids', as opening the file would check them */
+        if (faccessat(AT_FDCWD, wf_buf_cstr(&p), R_OK | W_OK, AT_EACCESS) != 0)
+            ok = i > 0 && errno == ENOENT; /* no -wal or -shm file is no obstacle */
+    }
+    ok = ok && wf_buf_ok(&p);
+    wf_buf_free(&p);
+    return ok;
+}
+
+/* SQLite opens a file this process may not write read-only, silently: reads work,
+ * writes fail ("attempt to write a readonly database"). */
+static bool sq_read_only(wf_store *s, bool *writable_now)
+{
+    wf_sqlite *q = sq(s);
+    bool ro = q->path && sqlite3_db_readonly(q->db, "main") == 1;
+    if (writable_now)
+        *writable_now = ro && files_writable(q->path);
+    return ro;
 }
 
 static const wf_store_ops sqlite_ops = {
@@ -717,6 +756,7 @@ static const wf_store_ops sqlite_ops = {
     .audit_insert = wf_sqlite_audit_insert,
     .audit_list = wf_sqlite_audit_list,
     .data_version = sq_data_version,
+    .read_only = sq_read_only,
 };
 
 /* mkdir -p of the folder that will hold path. Folders are made 0750 and the file 0600
@@ -809,6 +849,10 @@ int wf_sqlite_open(const char *path, bool create, wf_store **out, wf_err *err)
         goto done;
     }
     q->base.ops = &sqlite_ops;
+    if (!is_memory && !(q->path = strdup(path))) {
+        rc = wf_err_set(err, WF_ERR_NOMEM, "sqlite: out of memory");
+        goto done;
+    }
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
     if (sqlite3_open_v2(path, &q->db, flags, NULL) != SQLITE_OK) {
         rc = wf_err_set(err, WF_ERR_DB, "sqlite: cannot open database '%s': %s", path,

@@ -16,6 +16,7 @@
 typedef struct wf_sqlite {
     struct wf_store base; /* first, so that a wf_store * is a wf_sqlite * */
     sqlite3 *db;
+    char *path;     /* the file (sq_read_only looks at it); NULL for ":memory:" */
     int tx_depth;   /* nesting of wf_store_begin; 0: no caller transaction */
     bool tx_doomed; /* an inner level rolled back: the outer commit must roll back */
 } wf_sqlite;

@@ -259,6 +259,13 @@ int wf_store_reconnect(wf_store *s, wf_err *err)
     return s->ops->reconnect ? s->ops->reconnect(s, err) : 0;
 }
 
+bool wf_store_read_only(wf_store *s, bool *writable_now)
+{
+    if (writable_now)
+        *writable_now = false;
+    return s->ops->read_only ? s->ops->read_only(s, writable_now) : false;
+}
+
 int wf_store_listen(wf_store *s, wf_err *err)
 {
     return s->ops->listen ? s->ops->listen(s, err) : 0;

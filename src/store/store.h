@@ -128,6 +128,7 @@ typedef struct wf_store_ops {
     /* Optional (NULL: nothing to do, no socket, no notifications): see the functions. */
     int (*ping)(wf_store *s, wf_err *err);
     int (*reconnect)(wf_store *s, wf_err *err);
+    bool (*read_only)(wf_store *s, bool *writable_now);
     int (*listen)(wf_store *s, wf_err *err);
     int (*socket)(wf_store *s);
     int (*notifications)(wf_store *s, unsigned *changed, wf_err *err);
@@ -249,6 +250,13 @@ int wf_store_ping(wf_store *s, wf_err *err);
  * operation on a lost connection fails fast with WF_ERR_DB "... connection lost ...".
  * Nothing reconnects by itself. SQLite: nothing to do, 0. */
 int wf_store_reconnect(wf_store *s, wf_err *err);
+/* SQLite: whether this connection was opened while the database's file was read-only
+ * for this process (SQLite then opens it read-only: reads work, writes fail), and in
+ * *writable_now (may be NULL) whether the file and its -wal and -shm files are writable
+ * now. A connection opened after that one, while any connection of the process to the
+ * file is still open, cannot write either (they share one -shm mapping): to write
+ * again, close them all, then open again. PostgreSQL: false. */
+bool wf_store_read_only(wf_store *s, bool *writable_now);
 
 /* The channel on which every committed change to workflow_engines, app_users or
  * api_tokens is announced (PostgreSQL NOTIFY, sent by the trigger of migration 0004 in
