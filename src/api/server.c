@@ -30,6 +30,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
@@ -168,6 +169,67 @@ static void request_end(wf_req *r)
     atomic_fetch_sub(&api->inflight, 1);
 }
 
+/* --- NUL bytes ------------------------------------------------------------------------ */
+
+/* libevent keeps the request line and the header values as C strings: it would hand us
+ * "Authorization: Bearer <token>\0junk" as the token alone, "Content-Type:
+ * application/json\0x" as JSON, and it takes a header line that starts with a NUL for
+ * the end of the headers. RFC 9110 (5.5): a recipient of a NUL in a field value MUST
+ * reject the message. No valid request to this server holds a NUL anywhere (its bodies
+ * are JSON, where a raw NUL is never valid), so each connection's input is searched as
+ * it arrives, before evhttp parses it; a connection that sent one has every request
+ * answered 400 and is closed. The mark is a second callback on the connection's input
+ * buffer (its presence is the flag), so that it lives and dies with the connection:
+ * nothing to allocate or free per connection. */
+static void nul_seen(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)in;
+    (void)info;
+    (void)arg;
+}
+
+static void nul_search(struct evbuffer *in, const struct evbuffer_cb_info *info, void *arg)
+{
+    (void)arg;
+    if (info->n_added == 0)
+        return;
+    struct evbuffer_ptr from;
+    size_t len = evbuffer_get_length(in);
+    if (info->n_added > len ||
+        evbuffer_ptr_set(in, &from, len - info->n_added, EVBUFFER_PTR_SET) < 0)
+        return;
+    if (evbuffer_search(in, "", 1, &from).pos < 0)
+        return;
+    /* marked for good: no need to search this connection again (libevent allows a
+     * callback to remove itself) */
+    evbuffer_remove_cb(in, nul_search, NULL);
+    evbuffer_add_cb(in, nul_seen, NULL);
+}
+
+/* evhttp's bufferevent for each new connection: its own kind, with the search above on
+ * its input. */
+static struct bufferevent *new_connection_bev(struct event_base *base, void *arg)
+{
+    (void)arg;
+    struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (bev && evbuffer_add_cb(bufferevent_get_input(bev), nul_search, NULL) == NULL) {
+        bufferevent_free(bev);
+        return NULL;
+    }
+    return bev;
+}
+
+/* Has this request's connection sent a NUL byte? */
+static bool sent_nul(struct evhttp_connection *evcon)
+{
+    struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    struct evbuffer *in = bev ? bufferevent_get_input(bev) : NULL;
+    if (!in || evbuffer_remove_cb(in, nul_seen, NULL) < 0)
+        return false;
+    evbuffer_add_cb(in, nul_seen, NULL); /* put back: the connection stays marked */
+    return true;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     wf_worker *w = arg;
@@ -188,7 +250,12 @@ static void on_request(struct evhttp_request *req, void *arg)
     }
     r.client = peer;
     r.method = method_name(evhttp_request_get_command(req));
-    dispatch(&r, r.method);
+    if (sent_nul(evcon)) {
+        evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+        wf_reply_detail(&r, 400, "the request holds a NUL byte");
+    } else {
+        dispatch(&r, r.method);
+    }
     if (!r.is_deferred) /* else the handler's copy ends it, once answered */
         request_end(&r);
 }
@@ -410,6 +477,7 @@ static int worker_start(wf_worker *w, evutil_socket_t listen_fd, wf_err *err)
      * "unknown method" bit. */
     evhttp_set_allowed_methods(w->http, 0xFFFF);
     evhttp_set_gencb(w->http, on_request, w);
+    evhttp_set_bevcb(w->http, new_connection_bev, NULL);
     /* Each evhttp closes the socket it is given when freed: give each its own copy. */
     evutil_socket_t fd = dup(listen_fd);
     if (fd < 0 || !(w->bound = evhttp_accept_socket_with_handle(w->http, fd))) {
