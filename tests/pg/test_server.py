@@ -3,10 +3,11 @@
 - Two instances on one database behave as one registry: a change committed on one is
   read on the other within one second (LISTEN/NOTIFY), and a name created on both at once
   ends with exactly one 201 and one 409.
-- The database going away and coming back: the API and /readyz answer 503 with a clear
-  detail while it is gone, the process stays up, and it serves normally (reads and
-  writes) within 5 seconds of the database's return. This test starts a PostgreSQL of
-  its own (tests/pg/cluster.sh), so stopping it disturbs no other test.
+- The database going away and coming back: the API (reads and writes) and /readyz
+  answer 503 with a clear detail while it is gone, the log says so, the process stays
+  up, and it serves normally (reads and writes) within 5 seconds of the database's
+  return, without the write it refused. This test starts a PostgreSQL of its own
+  (tests/pg/cluster.sh), so stopping it disturbs no other test.
 
 Run by ctest with the shared cluster's URL in the file WF_TEST_PG_URL_FILE.
 """
@@ -110,8 +111,12 @@ class DatabaseGoesAway(unittest.TestCase):
         self.assertEqual(self.server.request("GET", "/readyz").status, 503)
         self.assertEqual(self.server.request("GET", "/healthz").status, 200)
         body2 = {"name": "during", "engine_type": "n8n", "api_url": "https://d.example.com"}
-        self.assertEqual(self.server.json("POST", ENGINES, body2, token=token)[0], 503)
+        status, _, obj = self.server.json("POST", ENGINES, body2, token=token)
+        self.assertEqual(status, 503, obj)
+        self.assertIn("database unavailable", obj["detail"])
         self.assertIsNone(self.server.proc.poll(), "the process stays up")
+        self.assertIsNotNone(self.server.wait_log("the database does not answer", 5),
+                             "the log does not say the database is gone")
         log = self.server.log_text()
         self.assertNotIn(urllib.parse.urlparse(self.url).password, log)
 
@@ -128,6 +133,10 @@ class DatabaseGoesAway(unittest.TestCase):
             status, _, obj = self.server.json("POST", ENGINES, b, token=token)
             self.assertEqual(status, 201, obj)
         self.assertLess(time.monotonic() - back, scaled(5) + 2)
+        self.assertIsNotNone(self.server.wait_log("the database answers again", 1))
+        # and the write refused while it was gone was not made
+        self.assertEqual(self.server.request("GET", ENGINES + "/during", token=token).status,
+                         404)
 
 
 if __name__ == "__main__":
