@@ -1,7 +1,8 @@
 # The two commands of the README, and a few for developers. CMake does the real work.
 #   make run    installs what is missing, builds, migrates and starts wfreg on SQLite
 #   make test   installs what is missing, builds (warnings are errors) and runs every test,
-#               then the same unit and integration tests under ASan+UBSan
+#               then the same unit and integration tests under ASan+UBSan, the unit tests
+#               under valgrind memcheck, and each fuzz target for FUZZ_SECONDS (60)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
@@ -28,6 +29,8 @@ run: deps configure
 test: deps build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 	@$(MAKE) --no-print-directory asan
+	@$(MAKE) --no-print-directory memcheck
+	@$(MAKE) --no-print-directory fuzz
 
 test-fast: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
