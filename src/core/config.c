@@ -121,27 +121,36 @@ static bool is_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-/* The password of "scheme://user:password@host...", and where the authority ends (for
- * the query string's own passwords). The userinfo runs from "://" to the LAST '@': a
- * password may hold '@', '/', '?' or '#' (libpq cannot parse a raw '/' or '?', but the
- * text is still a secret and must never be printed). The authority then ends at the
- * first '/', '?' or '#' after that '@'. An '@' further on (in the query) makes the span
- * longer than the password: masking too much is the safe side. */
-static size_t url_password(const char *url, span_fn fn, void *ctx)
+/* The password of "scheme://user:password@host...", as a span (len 0: none). The userinfo
+ * runs from "://" to the LAST '@': a password may hold '@', '/', '?' or '#' (libpq cannot
+ * parse a raw '/' or '@', but the text is still a secret and must never be printed). An
+ * '@' further on (in the query) makes the span longer than the password: masking too
+ * much is the safe side. */
+static span url_password(const char *url)
+{
+    span none = {0, 0};
+    const char *sep = strstr(url, "://");
+    if (!sep)
+        return none;
+    const char *a = sep + 3;
+    if (*a == '/') /* "scheme:///path": no authority at all (sqlite:///abs.db) */
+        return none;
+    const char *at = strrchr(a, '@');
+    const char *colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
+    if (!colon || colon + 1 >= at)
+        return none;
+    return (span){(size_t)(colon + 1 - url), (size_t)(at - colon - 1)};
+}
+
+/* Where libpq looks for the query: after its own userinfo, which ends at the first '@'
+ * unless a '/' comes first (then there is none). */
+static size_t libpq_query_from(const char *url)
 {
     const char *sep = strstr(url, "://");
     if (!sep)
         return 0;
-    const char *a = sep + 3;
-    if (*a == '/') /* "scheme:///path": no authority at all (sqlite:///abs.db) */
-        return 0;
-    const char *at = strrchr(a, '@');
-    const char *rest = at ? at + 1 : a;
-    size_t authority_end = (size_t)(rest + strcspn(rest, "/?#") - url);
-    const char *colon = at ? memchr(a, ':', (size_t)(at - a)) : NULL;
-    if (colon && colon + 1 < at)
-        fn(url, (span){(size_t)(colon + 1 - url), (size_t)(at - colon - 1)}, ctx);
-    return authority_end;
+    const char *a = sep + 3, *p = a + strcspn(a, "@/");
+    return (size_t)((*p == '@' ? p + 1 : a) - url);
 }
 
 /* Is the text from start up to eq (its '='), trailing spaces aside, a password key:
@@ -176,7 +185,7 @@ static bool is_password_key_encoded(const char *start, const char *eq)
     return is_password_key(key, key + n);
 }
 
-/* password=... in a URL's query string (searched from `from`, past the authority, whose
+/* password=... in a URL's query string (searched from `from`, past the userinfo, whose
  * password may hold a '?'): values end at '&' only, as libpq reads them (it knows no
  * fragment: "a#b" is the value). */
 static void query_passwords(const char *url, size_t from, span_fn fn, void *ctx)
@@ -259,13 +268,41 @@ static bool starts_with_scheme(const char *s)
     return !strncmp(s, "://", 3);
 }
 
+/* A URL's spans merged: the userinfo's (one, maybe long) and the query's, which may
+ * overlap it (an '@' in a query's password). */
+typedef struct merge_state {
+    span user; /* not handed on yet while len > 0 */
+    span_fn fn;
+    void *ctx;
+} merge_state;
+
+static void merge_span(const char *url, span q, void *ctx)
+{
+    merge_state *m = ctx;
+    size_t u_end = m->user.off + m->user.len, q_end = q.off + q.len;
+    if (m->user.len == 0 || q_end < m->user.off) {
+        m->fn(url, q, m->ctx); /* before the userinfo's span, apart from it */
+    } else if (q.off > u_end) {
+        m->fn(url, m->user, m->ctx);
+        m->user.len = 0;
+        m->fn(url, q, m->ctx);
+    } else { /* they overlap or touch: one span */
+        size_t off = q.off < m->user.off ? q.off : m->user.off;
+        m->user = (span){off, (q_end > u_end ? q_end : u_end) - off};
+    }
+}
+
 /* Hands every secret-bearing run of a database URL or libpq string to fn, in order. */
 static void find_secrets(const char *url, span_fn fn, void *ctx)
 {
-    if (starts_with_scheme(url))
-        query_passwords(url, url_password(url, fn, ctx), fn, ctx);
-    else
+    if (!starts_with_scheme(url)) {
         kv_passwords(url, fn, ctx);
+        return;
+    }
+    merge_state m = {url_password(url), fn, ctx};
+    query_passwords(url, libpq_query_from(url), merge_span, &m);
+    if (m.user.len > 0)
+        fn(url, m.user, ctx);
 }
 
 typedef struct redact_state {

@@ -234,6 +234,11 @@ static void test_redact(void **state)
     /* libpq knows no fragment: a '#' is part of a query's value (found by
      * tests/fuzz/fuzz_db_url) */
     redacts_to("postgresql://h/db?password=a#b&x=1", "postgresql://h/db?password=***&x=1");
+    /* an '@' in a query's password is no end of a user name: the query is read where libpq
+     * reads it, and what the userinfo rule masks merges with it (tests/fuzz/fuzz_db_url) */
+    redacts_to("postgresql://host/db?user=u&password=://s@cret&sslmode=require",
+               "postgresql://host/db?user=u&password=***&sslmode=require");
+    redacts_to("postgresql://h/db?password=x&a=b:c@d", "postgresql://h/db?password=***&a=b:***@d");
     /* libpq percent-decodes a query's keys too (found by tests/fuzz/fuzz_db_url) */
     redacts_to("postgresql://h/db?pass%77ord=secret", "postgresql://h/db?pass%77ord=***");
     redacts_to("postgresql://u:p@h/db?%70assword=s2&%73slpassword=k",
