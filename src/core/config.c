@@ -230,7 +230,7 @@ static void kv_passwords(const char *s, span_fn fn, void *ctx)
         const char *key = p;
         while (*p && *p != '=' && !is_space(*p))
             p++;
-        const char *eq = p;
+        const char *key_end = p, *eq = p; /* white space may come before the '=' */
         while (is_space(*eq))
             eq++;
         if (*eq != '=') {
@@ -241,7 +241,7 @@ static void kv_passwords(const char *s, span_fn fn, void *ctx)
         while (is_space(*v))
             v++;
         const char *end = kv_value_end(v);
-        if (is_password_key(key, eq) && end > v)
+        if (is_password_key(key, key_end) && end > v)
             fn(s, (span){(size_t)(v - s), (size_t)(end - v)}, ctx);
         p = end;
     }

@@ -278,6 +278,7 @@ static void test_redact_libpq_keywords(void **state)
     redacts_to("host=db password=se\\ cret dbname=x", "host=db password=*** dbname=x");
     redacts_to("host=db\vpassword=secret", "host=db\vpassword=***");
     redacts_to("host=db\fpassword=secret\fdbname=x", "host=db\fpassword=***\fdbname=x");
+    redacts_to("host=db password\v= secret", "host=db password\v= ***");
     /* a value that holds "://" does not make the string a URL: libpq reads key=value
      * pairs unless the string starts with a scheme (found by tests/fuzz/fuzz_db_url) */
     redacts_to("host=db password=ab://cd", "host=db password=***");
