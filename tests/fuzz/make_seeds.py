@@ -177,6 +177,8 @@ def text_seeds():
         "postgresql://h/db?pass%77ord=secret&%73slpassword=k",
         "host=db password=se\\ cret dbname=x", "host=db\vpassword=secret",
         "postgresql://h/db?password=a#b&x=1",
+        "postgresql://host/db?user=u&password=://s@cret&sslmode=require",
+        "host=db password\v= secret", "host=db password='x y'password= z",
     ]
     for i, u in enumerate(dbs):
         write("fuzz_db_url", f"db-{i:02d}", u)
