@@ -13,10 +13,13 @@
  * of our own that reads the value differently from libpq would print the password (or
  * a piece of it); this is where it shows.
  *
- * One exception: a bare *** in place of a quoted value can run into what follows it
- * ("password='x'host=h" shows "password=***host=h"), which libpq then reads otherwise.
- * When the redacted text fails the check, it is tried again with each *** quoted; an
- * input that holds "***" itself is not judged then (its masks cannot be told apart).
+ * Two exceptions. A bare *** in place of a quoted value can run into what follows it
+ * ("password='x'host=h" shows "password=***host=h"), which libpq then reads otherwise:
+ * when the redacted text fails the check, it is tried again with each *** quoted (an
+ * input that holds "***" itself is not judged then: its masks cannot be told apart). And
+ * a URL may be masked past its password on purpose (the userinfo up to the last '@',
+ * host and path included: config.c), which can leave no URL that parses: that is not
+ * judged either; a URL's password must still never show beside its mask.
  */
 #include "core/buf.h"
 #include "core/config.h"
@@ -66,11 +69,17 @@ static const char *quote_masks(const char *text, wf_buf *out)
     return wf_buf_cstr(out);
 }
 
-/* store.c's rule for a value that goes to PostgreSQL. */
+/* A PostgreSQL URL, as store.c tells one. */
+static bool is_pg_url(const char *s)
+{
+    return !strncmp(s, "postgresql://", 13) || !strncmp(s, "postgres://", 11) ||
+           !strncmp(s, "postgresql+", 11);
+}
+
+/* store.c's rule for a value that goes to PostgreSQL: a URL or key=value pairs. */
 static bool goes_to_postgres(const char *s)
 {
-    if (!strncmp(s, "postgresql://", 13) || !strncmp(s, "postgres://", 11) ||
-        !strncmp(s, "postgresql+", 11))
+    if (is_pg_url(s))
         return true;
     size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz_");
     while (n > 0 && s[n] == ' ')
@@ -98,7 +107,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             as_libpq(wf_buf_cstr(&shown), &conninfo);
             bool parses = libpq_password(wf_buf_cstr(&conninfo), &after);
             bool masked = parses && (!after || !strcmp(after, "***"));
-            if (!masked && strstr(url, "***")) {
+            if (!parses && is_pg_url(url)) {
+                masked = true; /* a URL masked past its password: see above */
+            } else if (!masked && strstr(url, "***")) {
                 masked = true; /* not judged: see above */
             } else if (!masked) {
                 free(after);
