@@ -324,8 +324,7 @@ static void finish(transfer *t, wf_http_result res, const char *fmt, ...)
     free_headers(t);
 }
 
-/* scheme://host:port of url into out (port made explicit); false when it is no URL. */
-static bool origin_of(const char *url, char *out, size_t outlen)
+bool wf_http_origin_of(const char *url, char *out, size_t outlen)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL;
@@ -352,8 +351,8 @@ static bool follow_redirect(transfer *t, const char *location)
 {
     wf_http_request *r = t->r;
     char from[300], to[300];
-    if (!origin_of(wf_buf_cstr(&r->url), from, sizeof from) ||
-        !origin_of(location, to, sizeof to)) {
+    if (!wf_http_origin_of(wf_buf_cstr(&r->url), from, sizeof from) ||
+        !wf_http_origin_of(location, to, sizeof to)) {
         finish(t, WF_HTTP_REDIRECT, "HTTP %ld redirect to an unusable location: not followed",
                r->status);
         return false;

@@ -96,6 +96,11 @@ int wf_http_request_header(wf_http_request *r, const char *name, const char *val
 /* Does the content type say JSON ("application/json", "+json")? */
 bool wf_http_is_json(const wf_http_request *r);
 
+/* "scheme://host:port" of url as libcurl reads it (host lowercased, port explicit) into
+ * out; false when curl does not read it as a URL with a host. What "the same host" means
+ * for redirects and the API key. */
+bool wf_http_origin_of(const char *url, char *out, size_t outlen);
+
 /* A short name for people: "timeout", "connection refused", ... */
 const char *wf_http_result_name(wf_http_result res);
 

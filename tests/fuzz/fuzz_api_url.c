@@ -14,8 +14,8 @@
  */
 #include "core/log.h"
 #include "engines/adapter_util.h"
+#include "engines/http.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,29 +26,6 @@ static void must(bool ok, const char *what, const char *url)
         fprintf(stderr, "fuzz_api_url: %s: %s\n", what, url);
         abort();
     }
-}
-
-/* scheme://host:port as curl reads url (host lowercased, port explicit); false when curl
- * does not take it as a URL with a host. */
-static bool origin_of(const char *url, char *out, size_t cap)
-{
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL;
-    bool ok = u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-              curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-              curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
-              curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK;
-    if (ok) {
-        for (char *p = host; *p; p++)
-            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
-        int n = snprintf(out, cap, "%s://%s:%s", scheme, host, port);
-        ok = n > 0 && (size_t)n < cap;
-    }
-    curl_free(scheme);
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
-    return ok;
 }
 
 /* The first request of a test job of engine type `type` on url: same origin as url. */
@@ -70,7 +47,7 @@ static void check_requests(const char *type, const char *url, const char *origin
     if (j->step_fn(j) == WF_STEP_SEND) {
         char got[600];
         const char *req = wf_buf_cstr(&j->req.url);
-        must(origin_of(req, got, sizeof got), "curl cannot read a request's URL", req);
+        must(wf_http_origin_of(req, got, sizeof got), "curl cannot read a request's URL", req);
         if (strcmp(got, origin)) {
             fprintf(stderr, "fuzz_api_url: %s request goes to %s, api_url is %s\n", type, got,
                     origin);
@@ -100,7 +77,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     must(rc == 0 || err.nfields == 1, "a rejected URL has not exactly one field error", url);
     if (rc == 0) {
         char origin[600];
-        must(origin_of(url, origin, sizeof origin), "curl cannot read an accepted URL", url);
+        must(wf_http_origin_of(url, origin, sizeof origin), "curl cannot read an accepted URL",
+             url);
         must(!strncmp(origin, "http://", 7) || !strncmp(origin, "https://", 8),
              "curl reads an accepted URL as neither http nor https", url);
         check_requests("n8n", url, origin);
