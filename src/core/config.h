@@ -37,6 +37,9 @@ int wf_config_redact_db_url(const char *url, wf_buf *out);
 /* Appends a secret taken from a DATABASE_URL as the database library reads it:
  * percent-decoded, or without the quotes and backslashes of a libpq key='value'. */
 void wf_config_decode_secret(const char *s, size_t len, wf_buf *out);
+/* Registers every password of a database URL with the log's redaction list, as written
+ * and as the database library reads it (db_url.c). */
+void wf_config_register_db_url(const char *url);
 
 /* The engines the environment declares (envp as from `environ`):
  *   N8N_API_URL, N8N_API_KEY                         -> n8n-default
